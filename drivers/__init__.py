@@ -1,0 +1,1 @@
+"""Instrument drivers (rramlab.drivers): what each instrument understands."""

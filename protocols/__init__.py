@@ -1,0 +1,1 @@
+"""Measurement protocols (rramlab.protocols): what an experiment does."""

@@ -1,0 +1,27 @@
+"""rramlab: drive an RRAM bench from Python.
+
+Source-measure units and array test boards program and read resistive-memory cells,
+run characterisation protocols and compute with the array itself. A simulated bench
+(:mod:`rramlab.sim`), reached through the same transports as real instruments, runs
+every protocol without hardware.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from rramlab.clock import Clock, VirtualClock, WallClock
+from rramlab.errors import ConvergenceError, InstabilityError, RramlabError
+
+try:
+    __version__ = version("rramlab")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Clock",
+    "ConvergenceError",
+    "InstabilityError",
+    "RramlabError",
+    "VirtualClock",
+    "WallClock",
+    "__version__",
+]

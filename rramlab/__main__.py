@@ -1,0 +1,5 @@
+"""``python -m rramlab`` is the ``rramlab`` command."""
+
+from rramlab.cli import main
+
+main()
