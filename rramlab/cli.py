@@ -15,8 +15,20 @@ def main() -> None:
 
 @main.command()
 @click.option("--seed", default=1, show_default=True, help="Seed of the simulated bench.")
-@click.option("--rows", default=8, show_default=True, help="Word lines of the demo array.")
-@click.option("--cols", default=8, show_default=True, help="Bit lines of the demo array.")
+@click.option(
+    "--rows",
+    default=8,
+    show_default=True,
+    type=click.IntRange(4, 256),
+    help="Word lines of the demo array.",
+)
+@click.option(
+    "--cols",
+    default=8,
+    show_default=True,
+    type=click.IntRange(4, 256),
+    help="Bit lines of the demo array.",
+)
 def demo(seed: int, rows: int, cols: int) -> None:
     """Run the main job end to end on the simulated bench and print a summary."""
     from rramlab.demo import run_demo
