@@ -105,6 +105,11 @@ class Crossbar:
         self._row_v_peak = np.zeros(self.n_rows)
         self._row_dose = {1.0: np.zeros(self.n_rows), -1.0: np.zeros(self.n_rows)}
 
+    def __repr__(self) -> str:
+        return (
+            f"Crossbar({self.n_rows}x{self.n_cols}, access={self.access!r}, clock={self.clock!r})"
+        )
+
     # ----------------------------------------------------------------- inspection
     @property
     def n_rows(self) -> int:
@@ -326,11 +331,22 @@ class Crossbar:
             start += group.size
         return currents.reshape(sel.out_shape)
 
-    def read_conductance(self, **kwargs) -> np.ndarray:
+    def read_conductance(
+        self,
+        *,
+        rows: Lines = None,
+        cols: Lines = None,
+        mask: np.ndarray | None = None,
+        v_read_V: float | None = None,
+        width_s: float = DEFAULT_READ_WIDTH_S,
+        scheme: str = "ground",
+    ) -> np.ndarray:
         """:meth:`read` divided by the read voltage: apparent conductance (S)."""
-        v = kwargs.get("v_read_V")
-        v = self.params.v_read_ref_V if v is None else v
-        return self.read(**kwargs) / v
+        v = self.params.v_read_ref_V if v_read_V is None else v_read_V
+        currents = self.read(
+            rows=rows, cols=cols, mask=mask, v_read_V=v_read_V, width_s=width_s, scheme=scheme
+        )
+        return currents / v
 
     def mvm(
         self,

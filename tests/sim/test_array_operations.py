@@ -147,6 +147,19 @@ def test_wire_resistance_loses_current_in_mvm():
     assert loss[-1] > loss[0]
 
 
+def test_wire_resistance_weakens_pulses_on_cells_far_from_the_drivers():
+    p = IDEAL.replace(r_wire_ohm=100.0)
+    near_far = []
+    for params in (IDEAL, p):
+        x = programmed(8, 8, params=params, g_range=(100e-6, 100e-6))
+        x.pulse(-1.4, 1e-3)
+        g = x.conductance_S
+        near_far.append((g[-1, 0], g[0, -1]))  # next to both drivers / farthest from both
+    (ideal_near, ideal_far), (wired_near, wired_far) = near_far
+    assert ideal_near == pytest.approx(ideal_far, rel=1e-9)
+    assert wired_far > 1.2 * wired_near  # the far cell saw less voltage: reset less
+
+
 # --- passive arrays -------------------------------------------------------------------
 def _hrs_among_lrs(access):
     x = programmed(5, 5, access=access, g_range=(100e-6, 100e-6))
