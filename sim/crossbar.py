@@ -305,26 +305,19 @@ class Crossbar:
         if self._isolated_cells:
             # Row by row with only that row's transistors on: each sensed column carries
             # exactly its selected cell's current.
-            self._add_dose(sel.flat, np.full(sel.size, v), width)
+            self._small_bias(sel.flat, np.full(sel.size, v), width)
             self._flush(sel.flat)
             g = self.cells.g_S.ravel()[sel.flat]
             g_read = g + cell.read_noise_sigma(g, self.params) * self.rng.standard_normal(g.shape)
-            currents = cell.cell_current(g_read, v, self.params)
-            self._record(sel.flat, np.full(sel.size, abs(v)), currents)
-            return currents.reshape(sel.out_shape)
+            return cell.cell_current(g_read, v, self.params).reshape(sel.out_shape)
         currents = np.empty(sel.size)
         start = 0
         for group in _row_groups(sel, one_shot=False):
             bias = line_bias(group.row_mask(), group.col_mask(), v, self.access, scheme)
             v_cells = self._cell_voltages(bias)
             biased = np.flatnonzero(v_cells)
-            self._add_dose(biased, v_cells[biased], width)
+            self._small_bias(biased, v_cells[biased], width)
             self._flush(biased)
-            self._record(
-                biased,
-                v_cells[biased],
-                cell.cell_current(self.cells.g_S.ravel()[biased], v_cells[biased], self.params),
-            )
             g_read = self._noisy_conductance(bias.rows_on)
             solution = self._solve(g_read, bias.v_rows_V, bias.v_cols_V)
             currents[start : start + group.size] = solution.i_col_terminal_A[group.cols, 0]
@@ -495,14 +488,7 @@ class Crossbar:
         others[selected] = False
         others = np.flatnonzero(others)
         moving = self._progress_bound(others, v_cells[others], width_s) > FLUSH_PROGRESS
-        self._add_dose(others[~moving], v_cells[others[~moving]], width_s)
-        self._record(
-            others[~moving],
-            v_cells[others[~moving]],
-            cell.cell_current(
-                self.cells.g_S.ravel()[others[~moving]], v_cells[others[~moving]], self.params
-            ),
-        )
+        self._small_bias(others[~moving], v_cells[others[~moving]], width_s)
         index = np.concatenate([selected, others[moving]])
         self._flush(index)
         limits = np.full(index.size, np.inf)
@@ -519,6 +505,13 @@ class Crossbar:
         )
         bound = cell.progress(np.abs(v) - threshold, width_s, pop.rate.ravel()[index], p)
         return bound * max(1.0, p.reset_rate)
+
+    def _small_bias(self, index: np.ndarray, v: np.ndarray, width_s: float) -> None:
+        """A bias too small to switch in one go (a read, a half-selected cell): record
+        what the cells saw and add its dose."""
+        i = cell.cell_current(self.cells.g_S.ravel()[index], v, self.params)
+        self._record(index, v, i)
+        self._add_dose(index, v, width_s)
 
     def _add_dose(self, index: np.ndarray, v: np.ndarray, width_s) -> None:
         """Accumulate small biases to apply later, when their effect adds up."""
@@ -678,19 +671,16 @@ class Crossbar:
         self._flush(sel.flat)
 
     def _inv_stress(self, sel: Selection, result: InvResult, width_s: float) -> None:
-        """The settled INV voltages bias the op-amps' rows: record and add their dose."""
-        v_out = result.v_out_V if result.v_out_V.ndim == 2 else result.v_out_V[:, None]
-        v_in = result.v_in_V if result.v_in_V.ndim == 2 else result.v_in_V[:, None]
+        """The settled INV voltages bias every cell on the op-amps' rows (unselected
+        columns are at 0 V): record them and add their dose."""
+        v_out = result.v_out_V.reshape(sel.rows.size, -1)
+        v_in = result.v_in_V.reshape(sel.rows.size, -1)
         v_cols = np.zeros((self.n_cols, v_out.shape[1]))
         v_cols[sel.cols] = v_out
-        rows_all = np.arange(self.n_cols)
+        index = (sel.rows[:, None] * self.n_cols + np.arange(self.n_cols)[None, :]).ravel()
         for b in range(v_out.shape[1]):
-            v_cells = v_in[:, b][:, None] - v_cols[:, b][None, :]  # (N, C)
-            index = (sel.rows[:, None] * self.n_cols + rows_all[None, :]).ravel()
-            v = v_cells.ravel()
-            self._add_dose(index, v, width_s)
-            self._record(index, v, cell.cell_current(self.cells.g_S.ravel()[index], v, self.params))
-        self._flush((sel.rows[:, None] * self.n_cols + rows_all[None, :]).ravel())
+            self._small_bias(index, (v_in[:, b][:, None] - v_cols[:, b][None, :]).ravel(), width_s)
+        self._flush(index)
 
     def _noisy_conductance(self, rows_on: np.ndarray) -> np.ndarray:
         """One read's conductances (S): every conducting cell with read noise drawn."""
