@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rramlab import __version__
+from rramlab.cli_sim import sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +36,8 @@ def demo(seed: int, rows: int, cols: int) -> None:
 
     run_demo(seed=seed, rows=rows, cols=cols)
 
+
+main.add_command(sim)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,7 +1,8 @@
 """Exceptions that rramlab raises on purpose.
 
 Wrong arguments raise the built-in ``ValueError``/``TypeError`` with a message naming
-the argument; the classes here describe conditions of the bench or the physics.
+the argument (:class:`LimitError` is a ``ValueError`` too); the other classes describe
+conditions of the bench, the instruments or the physics.
 """
 
 
@@ -15,3 +16,35 @@ class ConvergenceError(RramlabError):
 
 class InstabilityError(RramlabError):
     """A closed-loop circuit would not settle (e.g. the INV circuit's eigenvalue condition)."""
+
+
+class LimitError(RramlabError, ValueError):
+    """A requested value is outside the station's safety limits or the instrument's
+    ranges. Raised before anything is sent to the instrument."""
+
+
+class InstrumentError(RramlabError):
+    """An instrument reported an error (its error queue) or replied in a way that makes no
+    sense. ``code`` and ``message`` are the instrument's own; ``instrument`` names it and
+    ``command`` is what was sent last, when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        instrument: str = "",
+        command: str = "",
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.instrument = instrument
+        self.command = command
+        where = f"{instrument}: " if instrument else ""
+        what = f"error {code}, " if code is not None else ""
+        after = f" (after {command!r})" if command else ""
+        super().__init__(f"{where}{what}{message}{after}")
+
+
+class InstrumentTimeout(InstrumentError):
+    """An instrument did not answer in time."""

@@ -1,0 +1,342 @@
+"""VISA plumbing shared by the SMU drivers (SCPI and TSP alike).
+
+A :class:`Connection` wraps one pyvisa message-based resource and knows how to
+
+- send a configuration command and then read the instrument's error queue, raising
+  :class:`~rramlab.errors.InstrumentError` with the instrument's own code and message and
+  the command that caused it (:meth:`Connection.configure`);
+- send a query and validate the reply: numbers that do not parse, or the wrong number
+  of them, become an ``InstrumentError`` naming the instrument and the command, never a
+  bare ``ValueError``/``IndexError`` (:meth:`Connection.query_numbers` and friends);
+- turn pyvisa failures into ``InstrumentError``/``InstrumentTimeout``.
+
+SCPI and TSP instruments differ only in how their error queue is read, so that is a
+function handed to the connection (:func:`read_scpi_errors` here; the TSP reader lives
+with the 2600B driver). Numbers go on the wire through :func:`fmt`, one fixed format, so
+the same call always sends the same bytes (recorded pyvisa-sim dialogues rely on it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import numpy as np
+import pyvisa
+from pyvisa import constants
+from pyvisa import errors as visa_errors
+from pyvisa.resources import MessageBasedResource
+
+from rramlab.drivers.source_meter import Identity
+from rramlab.errors import InstrumentError, InstrumentTimeout
+
+#: default I/O timeout (s); long operations (sweeps) pass their own
+DEFAULT_TIMEOUT_S = 10.0
+#: a queue that never empties (a stuck instrument, a bad recording) must not hang a check
+MAX_ERRORS_PER_CHECK = 32
+#: SMUs report overflow / "not a number" as 9.9e37 (Keithley) or 9.91e37 (Keysight)
+_NOT_A_NUMBER = 9.9e37
+
+T = TypeVar("T")
+#: reads and empties the error queue; returns (code, message) for every real error
+ErrorReader = Callable[["Connection"], list[tuple[int, str]]]
+
+
+def fmt(value: float) -> str:
+    """A number as sent on the wire: 9 significant digits (finer than any SMU's
+    resolution) and never ``-0``, so equal values always produce equal bytes."""
+    return f"{float(value) + 0.0:.9g}"
+
+
+def fmt_list(values: Iterable[float]) -> str:
+    """Comma-separated :func:`fmt` values (SCPI lists, Lua table bodies)."""
+    return ",".join(fmt(v) for v in values)
+
+
+def parse_numbers(
+    text: str, *, instrument: str, command: str, count: int | None = None
+) -> np.ndarray:
+    """Numbers separated by commas, tabs or spaces (SCPI and TSP ``print`` output).
+    Overflow markers (|x| >= 9.9e37) become NaN. Raises :class:`InstrumentError` if a
+    field is not a number or there are not exactly ``count`` of them."""
+    fields = [f for f in re.split(r"[,\s]+", text.strip()) if f]
+    try:
+        values = np.array([float(f) for f in fields], dtype=float)
+    except ValueError:
+        raise InstrumentError(
+            f"reply is not a list of numbers: {_clip(text)!r}",
+            instrument=instrument,
+            command=command,
+        ) from None
+    if count is not None and values.size != count:
+        raise InstrumentError(
+            f"expected {count} numbers, got {values.size}: {_clip(text)!r}",
+            instrument=instrument,
+            command=command,
+        )
+    values[np.abs(values) >= _NOT_A_NUMBER] = np.nan
+    return values
+
+
+def parse_flag(text: str, *, instrument: str, command: str) -> bool:
+    """A boolean reply: ``0``/``1`` (SCPI) or ``false``/``true`` (TSP ``print``)."""
+    word = text.strip().lower()
+    if word in ("1", "+1", "true"):
+        return True
+    if word in ("0", "+0", "false"):
+        return False
+    raise InstrumentError(
+        f"expected 0/1 or true/false, got {_clip(text)!r}", instrument=instrument, command=command
+    )
+
+
+def parse_scpi_error(text: str, *, instrument: str, command: str) -> tuple[int, str]:
+    """``-222,"Data out of range"`` -> ``(-222, "Data out of range")``. Keithley's
+    ``;severity;timestamp`` tail inside the quotes (2400 graphical series) is dropped."""
+    match = re.fullmatch(r'\s*([+-]?\d+)\s*,\s*"(.*)"\s*', text, flags=re.DOTALL)
+    if match is None:
+        raise InstrumentError(
+            f"unreadable error-queue entry {_clip(text)!r}", instrument=instrument, command=command
+        )
+    message = re.sub(r";\d+;\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)?$", "", match.group(2))
+    return int(match.group(1)), message
+
+
+def read_scpi_errors(conn: Connection, query: str = "SYST:ERR?") -> list[tuple[int, str]]:
+    """Read ``SYST:ERR?`` until it says code 0; return the errors read (oldest first)."""
+    errors: list[tuple[int, str]] = []
+    for _ in range(MAX_ERRORS_PER_CHECK):
+        code, message = parse_scpi_error(conn.query(query), instrument=conn.name, command=query)
+        if code == 0:
+            break
+        errors.append((code, message))
+    return errors
+
+
+def order_source_commands(
+    limit_cmd: str, range_cmd: str | None, level_cmd: str, *, shrinking: bool
+) -> list[str]:
+    """The order to program a source: the compliance first (the new level never runs
+    under an older, looser limit), then range and level so that the level always fits
+    the range in effect: level before range when the range shrinks, after it otherwise.
+    ``range_cmd`` is None when the range does not change."""
+    if range_cmd is None:
+        return [limit_cmd, level_cmd]
+    if shrinking:
+        return [limit_cmd, level_cmd, range_cmd]
+    return [limit_cmd, range_cmd, level_cmd]
+
+
+def with_restore(body: Callable[[], T], restore: Callable[[], None]) -> T:
+    """Run ``body`` then ``restore`` (output off, settings back). If ``body`` fails,
+    ``restore`` still runs but its own failure is only noted on the original error,
+    which is the one the caller needs to see."""
+    try:
+        result = body()
+    except BaseException as exc:
+        try:
+            restore()
+        except Exception as cleanup:  # the body's error matters more; keep it on top
+            exc.add_note(f"while restoring the instrument afterwards: {cleanup}")
+        raise
+    restore()
+    return result
+
+
+class Connection:
+    """One open instrument: writes, queries, error-queue checks. See module docs."""
+
+    def __init__(
+        self,
+        resource: MessageBasedResource,
+        *,
+        name: str,
+        read_errors: ErrorReader = read_scpi_errors,
+        owns_resource: bool = False,
+        resource_manager: pyvisa.ResourceManager | None = None,
+    ) -> None:
+        self.resource = resource
+        self.name = name
+        self._read_errors = read_errors
+        self._owns_resource = owns_resource
+        self._rm = resource_manager  # keep alive the manager we created, if any
+        self._desynced = False  # a reply may still be in flight after a timeout
+        self._suspect: str | None = None  # a command that failed before the queue was read
+
+    @classmethod
+    def open(
+        cls,
+        resource: str | MessageBasedResource,
+        *,
+        name: str,
+        read_errors: ErrorReader = read_scpi_errors,
+        resource_manager: pyvisa.ResourceManager | None = None,
+        backend: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> Connection:
+        """Open ``resource`` (a VISA resource string, opened with ``resource_manager`` or
+        a new manager for ``backend``) or adopt an open resource. Either way both
+        terminations are set to LF (raw sockets time out without a read termination)
+        and the timeout to ``timeout_s`` seconds."""
+        rm = None
+        if isinstance(resource, str):
+            rm = resource_manager or (
+                pyvisa.ResourceManager(backend) if backend else pyvisa.ResourceManager()
+            )
+            try:
+                res = rm.open_resource(resource)
+            except visa_errors.Error as exc:
+                raise InstrumentError(f"cannot open {resource}: {exc}", instrument=name) from exc
+        else:
+            if resource_manager is not None or backend is not None:
+                raise TypeError("resource_manager/backend only apply to a resource string")
+            res = resource
+        if not isinstance(res, MessageBasedResource):
+            if isinstance(resource, str):
+                res.close()
+            raise TypeError(f"{name} needs a message-based VISA resource, got {res!r}")
+        res.read_termination = "\n"
+        res.write_termination = "\n"
+        res.timeout = timeout_s * 1000.0
+        return cls(
+            res,
+            name=name,
+            read_errors=read_errors,
+            owns_resource=isinstance(resource, str),
+            resource_manager=rm if resource_manager is None else None,
+        )
+
+    # ------------------------------------------------------------------ raw I/O
+    def write(self, command: str) -> None:
+        """Send one message (no error check)."""
+        self._resync()
+        try:
+            self.resource.write(command)
+        except visa_errors.Error as exc:
+            raise self._translate(exc, command) from exc
+
+    def query(self, command: str, *, timeout_s: float | None = None) -> str:
+        """Send ``command`` and return the reply line, stripped. ``timeout_s`` extends
+        the timeout for this query only (s)."""
+        self._resync()
+        old = self.resource.timeout
+        if timeout_s is not None:
+            self.resource.timeout = max(old, timeout_s * 1000.0)
+        try:
+            return self.resource.query(command).strip()
+        except visa_errors.Error as exc:
+            raise self._translate(exc, command) from exc
+        finally:
+            self.resource.timeout = old
+
+    # ------------------------------------------------------------------ checked I/O
+    def configure(self, command: str) -> None:
+        """Send a configuration command, then check the error queue."""
+        self.write(command)
+        self.check_errors(command)
+
+    def check_errors(self, command: str = "") -> None:
+        """Read the whole error queue; raise the oldest error (code and message as the
+        instrument gave them, ``command`` as the culprit) if there is any."""
+        suspect, self._suspect = self._suspect, None
+        errors = self._read_errors(self)
+        if not errors:
+            return
+        if suspect is not None and suspect != command:
+            # e.g. output-off after a timed-out query: the error may well be the query's
+            command = f"{command} (or the failed {suspect!r} before it)"
+        code, message = errors[0]
+        if len(errors) > 1:
+            rest = "; ".join(f"{c} {m}" for c, m in errors[1:])
+            message = f"{message} (then also: {rest})"
+        raise InstrumentError(message, code=code, instrument=self.name, command=command)
+
+    def query_numbers(
+        self, command: str, *, count: int | None = None, timeout_s: float | None = None
+    ) -> np.ndarray:
+        """Query and parse a list of numbers (exactly ``count`` if given)."""
+        text = self.query(command, timeout_s=timeout_s)
+        return parse_numbers(text, instrument=self.name, command=command, count=count)
+
+    def query_number(self, command: str) -> float:
+        """Query one number."""
+        return float(self.query_numbers(command, count=1)[0])
+
+    def query_flag(self, command: str, *, timeout_s: float | None = None) -> bool:
+        """Query a 0/1 or true/false flag."""
+        text = self.query(command, timeout_s=timeout_s)
+        return parse_flag(text, instrument=self.name, command=command)
+
+    def query_identity(self, command: str = "*IDN?") -> Identity:
+        """Query and parse an IEEE 488.2 identification string."""
+        text = self.query(command)
+        try:
+            return Identity.parse(text)
+        except ValueError:
+            raise InstrumentError(
+                f"unexpected identification {_clip(text)!r}", instrument=self.name, command=command
+            ) from None
+
+    def identify(self, *accepted_models: str) -> Identity:
+        """``*IDN?``, refusing an instrument that is not one of ``accepted_models``
+        (substrings of the model field); a resource opened here is closed again then."""
+        try:
+            identity = self.query_identity()
+            model = identity.model.upper()
+            if not any(m.upper() in model for m in accepted_models):
+                raise InstrumentError(
+                    f"this driver speaks to {' / '.join(accepted_models)}, "
+                    f"but the instrument is {identity}",
+                    instrument=self.name,
+                    command="*IDN?",
+                )
+        except InstrumentError:
+            self.close()
+            raise
+        return identity
+
+    def close(self) -> None:
+        """Close the resource if this connection opened it."""
+        if self._owns_resource:
+            self.resource.close()
+
+    # ------------------------------------------------------------------ internals
+    def _translate(self, exc: visa_errors.Error, command: str) -> InstrumentError:
+        self._suspect = command
+        if (
+            isinstance(exc, visa_errors.VisaIOError)
+            and exc.error_code == constants.StatusCode.error_timeout
+        ):
+            # the reply may still arrive and would be taken for the next one's
+            self._desynced = True
+            return InstrumentTimeout(
+                f"no reply within {self.resource.timeout / 1000.0:g} s",
+                instrument=self.name,
+                command=command,
+            )
+        return InstrumentError(f"I/O error: {exc}", instrument=self.name, command=command)
+
+    def _resync(self) -> None:
+        """After a timeout: device-clear (aborts a pending reply) where the interface
+        supports it, then discard anything that still arrives."""
+        if not self._desynced:
+            return
+        self._desynced = False
+        try:
+            self.resource.clear()
+        except (NotImplementedError, visa_errors.Error):
+            pass  # not every interface (raw sockets, pyvisa-sim) has device clear
+        old = self.resource.timeout
+        self.resource.timeout = 50.0
+        try:
+            for _ in range(100):
+                self.resource.read_raw()
+        except visa_errors.Error:
+            pass  # nothing (more) to discard
+        finally:
+            self.resource.timeout = old
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,1 @@
+"""Simulated instrument personalities (each model's command set on its channels)."""
