@@ -5,6 +5,18 @@ the 2450 reference manual (2450-901-01), section 6. Sweeps and pulses run on the
 instrument's trigger model (``:SOUR:SWE:VOLT:LIST``) and come back from ``defbuffer1``
 in one ``:TRAC:DATA?`` round trip.
 
+End of a sweep or pulse: a sweep command (``:SOURce:SWEep:<f>:LIST``, manual 6-85)
+replaces the trigger model with a generated one that steps through a source
+configuration list, and the output state is one of the settings such a list holds
+(``:OUTPut[:STATe]``, manual 6-34: affected by and saved in a source configuration
+list). The generated model turns the output on for the sweep; the simulated 2450 ends
+it with the output off, as Keithley's trigger-model sweep examples do with a final
+source-output block, and the driver relies on neither. The source is left at the last
+point's level with the sweep's limit and range, not what the user set. So afterwards
+the driver programs the user's last ``source_voltage()``/``source_current()`` again and
+sets ``:OUTP`` explicitly to what it was before (off, with the user's source
+programmed, after a failure). See :func:`rramlab.drivers.scpi.put_source_back`.
+
 Pulses: the 2450 has no pulse generator, so a pulse is a two-point list sweep
 (level, base) whose per-point delay is the requested width. The level is therefore held
 for the delay *plus* one 0.01 PLC current measurement at its end *plus* trigger-model
@@ -16,6 +28,7 @@ two sweep points, i.e. the time from the step to the level until the step back t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyvisa
@@ -24,10 +37,12 @@ from pyvisa.resources import MessageBasedResource
 from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
     Connection,
+    SourceSetting,
     fmt,
     fmt_list,
     order_source_commands,
-    with_restore,
+    put_source_back,
+    run_then_restore,
 )
 from rramlab.drivers.source_meter import (
     Identity,
@@ -101,6 +116,7 @@ class Keithley2450(SourceMeter):
         self._mode: str | None = None  # "VOLT" or "CURR" source function, None if unknown
         self._source_range: float | None = None  # present fixed source range, None if unknown
         self._nplc = 1.0  # the *RST default
+        self._user_source: SourceSetting | None = None  # put back after sweeps and pulses
 
     # ------------------------------------------------------------------ identity
     @property
@@ -110,6 +126,7 @@ class Keithley2450(SourceMeter):
     def reset(self) -> None:
         """``*RST``: output off, source voltage / sense current, autoranges, 1 PLC."""
         self._output_enabled = False  # *RST turns the output off even if the check fails
+        self._user_source = None  # the *RST defaults are nobody's source setting
         self.connection.configure("*RST")
         self._mode, self._source_range, self._nplc = "VOLT", None, 1.0
 
@@ -122,22 +139,10 @@ class Keithley2450(SourceMeter):
 
     # ------------------------------------------------------------------ hooks
     def _source_voltage(self, level_V: float, current_limit_A: float, range_V: float) -> None:
-        self._select_mode("VOLT")
-        self._program_source(
-            f":SOUR:VOLT:ILIM {fmt(current_limit_A)}",
-            ":SOUR:VOLT:RANG",
-            range_V,
-            f":SOUR:VOLT {fmt(level_V)}",
-        )
+        self._apply_source(SourceSetting("VOLT", level_V, current_limit_A, range_V))
 
     def _source_current(self, level_A: float, voltage_limit_V: float, range_A: float) -> None:
-        self._select_mode("CURR")
-        self._program_source(
-            f":SOUR:CURR:VLIM {fmt(voltage_limit_V)}",
-            ":SOUR:CURR:RANG",
-            range_A,
-            f":SOUR:CURR {fmt(level_A)}",
-        )
+        self._apply_source(SourceSetting("CURR", level_A, voltage_limit_V, range_A))
 
     def _configure_measurement(self, nplc: float, current_range_A: float | None) -> None:
         commands = [f":SENS:CURR:NPLC {fmt(nplc)}"]
@@ -184,15 +189,21 @@ class Keithley2450(SourceMeter):
                 f"{self.name} sweep delays are 0 or {MIN_SWEEP_DELAY_S:g}..{MAX_SWEEP_DELAY_S:g}"
                 f" s, got {delay_s:g}"
             )
-        self._prepare_list(levels_V, current_limit_A, delay_s, float(levels_V[0]))
         seconds = n * (delay_s + 2 * self._nplc * LINE_PERIOD_S + 5e-3)
-        data = self._run_list(n, "READ, SOUR", seconds)
+        was_on = self.output_enabled
+        self._select_mode("VOLT")  # refused unsent if the output is on in current mode
+
+        def run() -> np.ndarray:
+            self._prepare_list(levels_V, current_limit_A, delay_s, float(levels_V[0]))
+            return self._run_list(n, "READ, SOUR", seconds)
+
+        data = run_then_restore(run, lambda failed: self._put_back(was_on, failed))
         return SweepResult(source_V=levels_V.copy(), voltage_V=data[:, 1], current_A=data[:, 0])
 
     def _pulse_voltage(
         self, level_V: float, width_s: float, current_limit_A: float, base_V: float
     ) -> PulseResult:
-        nplc = self._nplc
+        nplc, was_on = self._nplc, self.output_enabled
         self._select_mode("VOLT")
 
         def run() -> np.ndarray:
@@ -203,11 +214,11 @@ class Keithley2450(SourceMeter):
             self._prepare_list(np.array([level_V, base_V]), current_limit_A, width_s, base_V)
             return self._run_list(2, "READ, REL", 2 * width_s + 0.1)
 
-        def restore() -> None:
-            slow = [":SOUR:VOLT:READ:BACK ON", ":SOUR:VOLT:DEL:AUTO ON"]
-            self._send([f":SENS:CURR:NPLC {fmt(nplc)}", *slow])
+        def slow() -> None:
+            back = [":SOUR:VOLT:READ:BACK ON", ":SOUR:VOLT:DEL:AUTO ON"]
+            self._send([f":SENS:CURR:NPLC {fmt(nplc)}", *back])
 
-        data = with_restore(run, restore)
+        data = run_then_restore(run, lambda failed: self._put_back(was_on, failed, slow))
         width = float(data[1, 1] - data[0, 1])  # step to the level until step back to base
         if not (math.isfinite(width) and width > 0):
             raise InstrumentError(
@@ -237,6 +248,32 @@ class Keithley2450(SourceMeter):
             ]
         self._send(commands)
         self._mode, self._source_range = mode, None
+
+    def _apply_source(self, setting: SourceSetting) -> None:
+        """Source function, then limit, range and level of ``setting``; remembered as the
+        user's source, to put back after sweeps and pulses."""
+        f = setting.function
+        self._select_mode(f)
+        self._user_source = setting
+        self._program_source(
+            f":SOUR:{f}:{'ILIM' if f == 'VOLT' else 'VLIM'} {fmt(setting.limit)}",
+            f":SOUR:{f}:RANG",
+            setting.range,
+            f":SOUR:{f} {fmt(setting.level)}",
+        )
+
+    def _put_back(
+        self, was_on: bool, failed: bool, cleanup: Callable[[], None] | None = None
+    ) -> None:
+        """After a sweep or pulse: see :func:`~rramlab.drivers.scpi.put_source_back`."""
+        put_source_back(
+            was_on=was_on,
+            failed=failed,
+            setting=self._user_source,
+            program=self._apply_source,
+            set_output=self._enable_output,
+            cleanup=cleanup,
+        )
 
     def _program_source(self, limit_cmd: str, range_head: str, rng: float, level_cmd: str) -> None:
         old = self._source_range
@@ -272,24 +309,15 @@ class Keithley2450(SourceMeter):
 
     def _run_list(self, n: int, elements: str, seconds: float) -> np.ndarray:
         """Run the prepared sweep with the output on; return an (n, 2) array of the
-        two buffer ``elements``. The output is left as it was before."""
-        was_on = self.output_enabled
+        two buffer ``elements``. The caller puts the output and source back."""
         command = f":TRAC:DATA? 1, {n}, {BUFFER}, {elements}"
-
-        def run() -> np.ndarray:
-            if not was_on:
-                self.enable_output()
-            self.connection.configure(":INIT")
-            self.connection.write("*WAI")  # the next query waits for the sweep to end
-            data = self.connection.query_numbers(command, count=2 * n, timeout_s=2 * seconds + 10)
-            self.connection.check_errors(command)
-            return data.reshape(n, 2)
-
-        def restore() -> None:
-            if not was_on:
-                self.disable_output()
-
-        return with_restore(run, restore)
+        if not self.output_enabled:
+            self.enable_output()
+        self.connection.configure(":INIT")
+        self.connection.write("*WAI")  # the next query waits for the sweep to end
+        data = self.connection.query_numbers(command, count=2 * n, timeout_s=2 * seconds + 10)
+        self.connection.check_errors(command)
+        return data.reshape(n, 2)
 
     def _send(self, commands: list[str]) -> None:
         """Configure command by command; after a failure the cached state is unknown."""

@@ -11,6 +11,16 @@ The error queue is ``errorqueue.count`` / ``errorqueue.next()``.
 Sweeps run on the channel's trigger model (``smua.trigger.source.listv``) and measure
 current and voltage into ``nvbuffer1``/``nvbuffer2``, read back by one ``printbuffer``.
 
+At the end of a sweep the 2600B leaves the output on (its state is never touched by the
+trigger model) and, with ``smuX.trigger.endsweep.action`` at its default
+``smuX.SOURCE_IDLE``, returns the source to the programmed (idle) level (2600B reference
+manual, ``smuX.trigger.endsweep.action``): here the first sweep level, which the driver
+programs before the sweep, with the sweep's limit and range. After a pulse the idle
+level is the pulse base. So afterwards the driver programs the user's last
+``source_voltage()``/``source_current()`` again and sets ``smuX.source.output``
+explicitly to what it was before (off, and its source put back, after a failure). See
+:func:`rramlab.drivers.scpi.put_source_back`.
+
 Pulses are a one-line script run on the instrument: step to the level, wait
 ``delay(width)``, measure the current (0.001 PLC, no extra measure delay), step back to
 base. The level is therefore held for the delay plus the measurement plus a few tens of
@@ -21,6 +31,7 @@ own ``timer`` from the step up to the step back down.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyvisa
@@ -30,11 +41,13 @@ from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
     MAX_ERRORS_PER_CHECK,
     Connection,
+    SourceSetting,
     fmt,
     fmt_list,
     order_source_commands,
     parse_numbers,
-    with_restore,
+    put_source_back,
+    run_then_restore,
 )
 from rramlab.drivers.source_meter import (
     Identity,
@@ -144,6 +157,7 @@ class Keithley2636BChannel(SourceMeter):
         self._mode: str | None = None  # "V" or "I" source function, None if unknown
         self._source_range: float | None = None
         self._nplc = 1.0  # the reset default, for time estimates
+        self._user_source: SourceSetting | None = None  # put back after sweeps and pulses
 
     @property
     def identity(self) -> Identity:
@@ -152,6 +166,7 @@ class Keithley2636BChannel(SourceMeter):
     def reset(self) -> None:
         """``smuX.reset()``: this channel only, output off, default settings."""
         self._output_enabled = False
+        self._user_source = None  # the reset defaults are nobody's source setting
         self._conn.configure(f"{self.smu}.reset()")
         self._mode, self._source_range, self._nplc = "V", None, 1.0
 
@@ -160,12 +175,10 @@ class Keithley2636BChannel(SourceMeter):
 
     # ------------------------------------------------------------------ hooks
     def _source_voltage(self, level_V: float, current_limit_A: float, range_V: float) -> None:
-        self._select_mode("V")
-        self._program_source(current_limit_A, range_V, level_V)
+        self._apply_source(SourceSetting("VOLT", level_V, current_limit_A, range_V))
 
     def _source_current(self, level_A: float, voltage_limit_V: float, range_A: float) -> None:
-        self._select_mode("I")
-        self._program_source(voltage_limit_V, range_A, level_A)
+        self._apply_source(SourceSetting("CURR", level_A, voltage_limit_V, range_A))
 
     def _configure_measurement(self, nplc: float, current_range_A: float | None) -> None:
         s = self.smu
@@ -196,8 +209,7 @@ class Keithley2636BChannel(SourceMeter):
         n, s = levels_V.size, self.smu
         if n > MAX_SWEEP_POINTS:
             raise LimitError(f"{self.name} sweeps at most {MAX_SWEEP_POINTS} points, got {n}")
-        self._select_mode("V")
-        self._program_source(current_limit_A, self._range_for(levels_V), float(levels_V[0]))
+        self._select_mode("V")  # refused unsent if the output is on in current mode
         table = f"rramlab_{s}_levels"  # the list is built in chunks: keep messages short
         commands = [f"{table} = {{{fmt_list(levels_V[:LIST_CHUNK])}}}"]
         for start in range(LIST_CHUNK, n, LIST_CHUNK):
@@ -219,6 +231,7 @@ class Keithley2636BChannel(SourceMeter):
         seconds = n * (delay_s + 2 * self._nplc * LINE_PERIOD_S + 5e-3)  # iv(): two readings
 
         def run() -> np.ndarray:
+            self._program_source(current_limit_A, self._range_for(levels_V), float(levels_V[0]))
             self._send(commands)
             if not was_on:
                 self.enable_output()
@@ -227,12 +240,10 @@ class Keithley2636BChannel(SourceMeter):
             self._conn.check_errors(fetch)
             return data.reshape(n, 2)
 
-        def restore() -> None:
-            if not was_on:
-                self.disable_output()
+        def auto_delay() -> None:
             self._send([f"{s}.measure.delay = {s}.DELAY_AUTO"])
 
-        data = with_restore(run, restore)
+        data = run_then_restore(run, lambda failed: self._put_back(was_on, failed, auto_delay))
         return SweepResult(source_V=levels_V.copy(), voltage_V=data[:, 1], current_A=data[:, 0])
 
     def _pulse_voltage(
@@ -240,7 +251,6 @@ class Keithley2636BChannel(SourceMeter):
     ) -> PulseResult:
         s = self.smu
         self._select_mode("V")
-        self._program_source(current_limit_A, self._range_for([level_V, base_V]), base_V)
         # one message, so no bus latency inside the pulse; settings are put back in-script
         script = (
             f"rramlab_n = {s}.measure.nplc rramlab_d = {s}.measure.delay "
@@ -254,17 +264,14 @@ class Keithley2636BChannel(SourceMeter):
         was_on = self.output_enabled
 
         def run() -> np.ndarray:
+            self._program_source(current_limit_A, self._range_for([level_V, base_V]), base_V)
             if not was_on:
                 self.enable_output()
             data = self._conn.query_numbers(script, count=2, timeout_s=width_s + 10)
             self._conn.check_errors(script)
             return data
 
-        def restore() -> None:
-            if not was_on:
-                self.disable_output()
-
-        current, width = with_restore(run, restore)
+        current, width = run_then_restore(run, lambda failed: self._put_back(was_on, failed))
         if not (math.isfinite(width) and width > 0):
             raise InstrumentError(
                 f"pulse timer reading makes no sense: {width!r}",
@@ -282,6 +289,26 @@ class Keithley2636BChannel(SourceMeter):
         func = "OUTPUT_DCVOLTS" if mode == "V" else "OUTPUT_DCAMPS"
         self._send([f"{self.smu}.source.func = {self.smu}.{func}"])
         self._mode, self._source_range = mode, None
+
+    def _apply_source(self, setting: SourceSetting) -> None:
+        """Source function, then limit, range and level of ``setting``; remembered as the
+        user's source, to put back after sweeps and pulses."""
+        self._select_mode("V" if setting.function == "VOLT" else "I")
+        self._user_source = setting
+        self._program_source(setting.limit, setting.range, setting.level)
+
+    def _put_back(
+        self, was_on: bool, failed: bool, cleanup: Callable[[], None] | None = None
+    ) -> None:
+        """After a sweep or pulse: see :func:`~rramlab.drivers.scpi.put_source_back`."""
+        put_source_back(
+            was_on=was_on,
+            failed=failed,
+            setting=self._user_source,
+            program=self._apply_source,
+            set_output=self._enable_output,
+            cleanup=cleanup,
+        )
 
     def _program_source(self, limit: float, rng: float, level: float) -> None:
         """Limit, range and level of the present source function (see

@@ -9,6 +9,17 @@ Every channel measures voltage and current (``:SENS:FUNC "VOLT","CURR"``) and th
 instrument returns them as ``voltage,current`` (``:FORM:ELEM:SENS VOLT,CURR``, set at
 connection and after reset), so ``:MEAS?`` and ``:FETC:ARR?`` need one round trip each.
 
+After ``:INIT`` the B2902A turns the output on by itself (``:OUTP:ON:AUTO``, default
+ON; B2900 SCPI command reference, OUTPut subsystem) and, unless ``:OUTP:OFF:AUTO`` is
+ON, leaves it on when the channel returns to idle. The level it then sources is not
+the user's either: after a list sweep it is the DC level set before the sweep (here
+the first sweep level) or the last sweep point, depending on the front panel's
+"Output after Sweep" (START/END), after a pulse the base, and the compliance and range
+are the sweep's. So afterwards the driver programs the user's last
+``source_voltage()``/``source_current()`` again and sets ``:OUTP`` explicitly to what
+it was before (off, and its source put back, after a failure). See
+:func:`rramlab.drivers.scpi.put_source_back`.
+
 Pulses use the B2900's pulse generator (``:SOUR:FUNC:SHAP PULS``): base ``:SOUR:VOLT``,
 peak ``:SOUR:VOLT:TRIG``, width ``:SOUR:PULS:WIDT`` (50 us minimum, 1 us resolution,
 measured 10 % rise to 90 % fall). The current is integrated over the last fifth of the
@@ -25,10 +36,12 @@ from pyvisa.resources import MessageBasedResource
 from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
     Connection,
+    SourceSetting,
     fmt,
     fmt_list,
     order_source_commands,
-    with_restore,
+    put_source_back,
+    run_then_restore,
 )
 from rramlab.drivers.source_meter import (
     Identity,
@@ -102,6 +115,7 @@ class KeysightB2902A:
             ch._output_enabled = False
             # None: the next source_*() sets the function up again (sense functions too)
             ch._mode, ch._source_range, ch._nplc = None, None, 1.0
+            ch._user_source = None  # the *RST defaults are nobody's source setting
         self.connection.configure("*RST")
         self.connection.configure(":FORM:ELEM:SENS VOLT,CURR")
 
@@ -126,6 +140,7 @@ class KeysightB2902AChannel(SourceMeter):
         self._mode: str | None = None  # "VOLT" or "CURR" source function, None if unknown
         self._source_range: float | None = None
         self._nplc = 1.0
+        self._user_source: SourceSetting | None = None  # put back after sweeps and pulses
 
     @property
     def identity(self) -> Identity:
@@ -140,12 +155,10 @@ class KeysightB2902AChannel(SourceMeter):
 
     # ------------------------------------------------------------------ hooks
     def _source_voltage(self, level_V: float, current_limit_A: float, range_V: float) -> None:
-        self._select_mode("VOLT")
-        self._program_source(current_limit_A, range_V, level_V)
+        self._apply_source(SourceSetting("VOLT", level_V, current_limit_A, range_V))
 
     def _source_current(self, level_A: float, voltage_limit_V: float, range_A: float) -> None:
-        self._select_mode("CURR")
-        self._program_source(voltage_limit_V, range_A, level_A)
+        self._apply_source(SourceSetting("CURR", level_A, voltage_limit_V, range_A))
 
     def _configure_measurement(self, nplc: float, current_range_A: float | None) -> None:
         c = self.number
@@ -183,8 +196,8 @@ class KeysightB2902AChannel(SourceMeter):
         n, c = levels_V.size, self.number
         if n > MAX_LIST_POINTS:
             raise LimitError(f"{self.name} sweeps at most {MAX_LIST_POINTS} points, got {n}")
-        self._select_mode("VOLT")
-        self._program_source(current_limit_A, self._range_for(levels_V), float(levels_V[0]))
+        self._select_mode("VOLT")  # refused unsent if the output is on in current mode
+        source = (current_limit_A, self._range_for(levels_V), float(levels_V[0]))
         commands = [
             f":SOUR{c}:VOLT:MODE LIST",
             f":SOUR{c}:LIST:VOLT {fmt_list(levels_V)}",
@@ -193,7 +206,7 @@ class KeysightB2902AChannel(SourceMeter):
             f":TRIG{c}:ACQ:DEL {fmt(delay_s)}",  # source step to start of measurement
         ]
         seconds = n * (delay_s + self._nplc * LINE_PERIOD_S + 1e-3)
-        data = self._run(commands, n, seconds)
+        data = self._run(source, commands, n, seconds)
         return SweepResult(source_V=levels_V.copy(), voltage_V=data[:, 0], current_A=data[:, 1])
 
     def _pulse_voltage(
@@ -201,7 +214,7 @@ class KeysightB2902AChannel(SourceMeter):
     ) -> PulseResult:
         c = self.number
         self._select_mode("VOLT")
-        self._program_source(current_limit_A, self._range_for([level_V, base_V]), base_V)
+        source = (current_limit_A, self._range_for([level_V, base_V]), base_V)
         aperture = min(width_s / 5, MAX_PULSE_APERTURE_S)
         commands = [
             f":SOUR{c}:FUNC:SHAP PULS",
@@ -213,19 +226,23 @@ class KeysightB2902AChannel(SourceMeter):
             f":TRIG{c}:COUN 1",
             f":TRIG{c}:ACQ:DEL {fmt(width_s - aperture)}",  # integrate over the pulse's end
         ]
-        data = self._run(commands, 1, width_s + 0.1)
+        data = self._run(source, commands, 1, width_s + 0.1)
         width = self._conn.query_number(f":SOUR{c}:PULS:WIDT?")
         return PulseResult(level_V=level_V, width_s=width, current_A=float(data[0, 1]))
 
     # ------------------------------------------------------------------ internals
-    def _run(self, commands: list[str], n: int, seconds: float) -> np.ndarray:
-        """Configure, run one triggered acquisition of ``n`` points with the output on,
-        fetch ``voltage, current`` pairs, and put the channel back to a DC source with the
-        output as it was."""
+    def _run(
+        self, source: tuple[float, float, float], commands: list[str], n: int, seconds: float
+    ) -> np.ndarray:
+        """Program the ``source`` (limit, range, level) and ``commands``, run one
+        triggered acquisition of ``n`` points with the output on, fetch ``voltage,
+        current`` pairs, and put the channel back: a DC source again, the user's source
+        setting and the output as it was."""
         c, was_on = self.number, self.output_enabled
         fetch = f":FETC:ARR? (@{c})"
 
         def run() -> np.ndarray:
+            self._program_source(*source)
             self._send(commands)
             if not was_on:
                 self.enable_output()
@@ -236,9 +253,7 @@ class KeysightB2902AChannel(SourceMeter):
             self._conn.check_errors(fetch)
             return data.reshape(n, 2)
 
-        def restore() -> None:
-            if not was_on:
-                self.disable_output()
+        def dc() -> None:
             self._send(
                 [
                     f":SOUR{c}:FUNC:SHAP DC",
@@ -249,7 +264,17 @@ class KeysightB2902AChannel(SourceMeter):
                 ]
             )
 
-        return with_restore(run, restore)
+        def restore(failed: bool) -> None:
+            put_source_back(
+                was_on=was_on,
+                failed=failed,
+                setting=self._user_source,
+                program=self._apply_source,
+                set_output=self._enable_output,
+                cleanup=dc,
+            )
+
+        return run_then_restore(run, restore)
 
     def _query_mode(self) -> str:
         command = f":SOUR{self.number}:FUNC:MODE?"
@@ -274,6 +299,13 @@ class KeysightB2902AChannel(SourceMeter):
             ]
         )
         self._mode, self._source_range = mode, None
+
+    def _apply_source(self, setting: SourceSetting) -> None:
+        """Source function, then limit, range and level of ``setting``; remembered as the
+        user's source, to put back after sweeps and pulses."""
+        self._select_mode(setting.function)
+        self._user_source = setting
+        self._program_source(setting.limit, setting.range, setting.level)
 
     def _program_source(self, limit: float, rng: float, level: float) -> None:
         """Compliance (``:SENS:<other>:PROT``), range and level of the present source

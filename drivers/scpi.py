@@ -10,6 +10,11 @@ A :class:`Connection` wraps one pyvisa message-based resource and knows how to
   bare ``ValueError``/``IndexError`` (:meth:`Connection.query_numbers` and friends);
 - turn pyvisa failures into ``InstrumentError``/``InstrumentTimeout``.
 
+After a sweep or pulse every driver puts its channel back as the user left it: the
+last ``source_voltage()``/``source_current()`` (a :class:`SourceSetting`) programmed
+again and the output on or off as before (:func:`put_source_back`, run through
+:func:`run_then_restore` so it also happens when the sweep fails).
+
 SCPI and TSP instruments differ only in how their error queue is read, so that is a
 function handed to the connection (:func:`read_scpi_errors` here; the TSP reader lives
 with the 2600B driver). Numbers go on the wire through :func:`fmt`, one fixed format, so
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -132,16 +138,73 @@ def with_restore(body: Callable[[], T], restore: Callable[[], None]) -> T:
     """Run ``body`` then ``restore`` (output off, settings back). If ``body`` fails,
     ``restore`` still runs but its own failure is only noted on the original error,
     which is the one the caller needs to see."""
+    return run_then_restore(body, lambda failed: restore())
+
+
+def run_then_restore(body: Callable[[], T], restore: Callable[[bool], None]) -> T:
+    """:func:`with_restore` whose ``restore(failed)`` learns whether ``body`` raised."""
     try:
         result = body()
     except BaseException as exc:
         try:
-            restore()
+            restore(True)
         except Exception as cleanup:  # the body's error matters more; keep it on top
             exc.add_note(f"while restoring the instrument afterwards: {cleanup}")
         raise
-    restore()
+    restore(False)
     return result
+
+
+@dataclass(frozen=True)
+class SourceSetting:
+    """A source configuration as a driver sent it for ``source_voltage()`` or
+    ``source_current()``: what the user asked the instrument to source."""
+
+    function: str  # "VOLT" (voltage source, current limit) or "CURR"
+    level: float  # V or A
+    limit: float  # the compliance: A for a voltage source, V for a current source
+    range: float  # the fixed source range, V or A
+
+
+def put_source_back(
+    *,
+    was_on: bool,
+    failed: bool,
+    setting: SourceSetting | None,
+    program: Callable[[SourceSetting], None],
+    set_output: Callable[[bool], None],
+    cleanup: Callable[[], None] | None = None,
+) -> None:
+    """Put a channel back after a sweep or pulse, whatever the instrument did at its end
+    (some turn the output off, some leave the last or first sweep level programmed).
+
+    ``cleanup`` undoes the sweep's own settings; then the user's ``setting`` (if any) is
+    programmed again with ``program`` and the output set with ``set_output`` to how it
+    was (``was_on``), explicitly, so the driver's output state is the instrument's.
+    The output is turned off *before* reprogramming when it is to end off, and on only
+    *after* the user's setting is back. After a failed sweep or pulse (``failed``), or
+    when putting back fails, the output ends off: any exception leaves the output off.
+    With no user setting to put back (none was made since connecting or ``reset()``),
+    the output ends off too: the source would otherwise keep whatever level the sweep
+    ended on, which nobody asked to apply.
+    """
+    on = was_on and not failed and setting is not None
+    try:
+        if not on:
+            set_output(False)
+        if cleanup is not None:
+            cleanup()
+        if setting is not None:
+            program(setting)
+    except BaseException as exc:
+        if on:  # the source is not what the user set: do not leave it applied
+            try:
+                set_output(False)
+            except Exception as off:
+                exc.add_note(f"turning the output off afterwards failed too: {off}")
+        raise
+    if on:
+        set_output(True)
 
 
 class Connection:

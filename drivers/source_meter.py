@@ -180,7 +180,9 @@ class SourceMeter(ABC):
     ) -> SweepResult:
         """A list sweep run by the instrument: each level sourced, held ``delay_s``, then
         measured; all points come back in one round trip. The output is turned on for
-        the sweep and left as it was before."""
+        the sweep; afterwards the source setting made with :meth:`source_voltage` /
+        :meth:`source_current` is programmed again and the output put back as it was.
+        If the sweep fails, or no source setting was made, the output ends off."""
         levels = np.asarray(levels_V, dtype=float)
         if levels.ndim != 1 or levels.size == 0:
             raise ValueError("levels_V must be a non-empty sequence of voltages")
@@ -215,7 +217,8 @@ class SourceMeter(ABC):
     ) -> PulseResult:
         """One voltage pulse from ``base_V`` to ``level_V`` for ``width_s``. Widths
         below :attr:`min_pulse_width_s` are refused; the result reports the width the
-        instrument really held."""
+        instrument really held. Afterwards the source and output are put back as after
+        :meth:`sweep_voltage`."""
         level = self._check_voltage(level_V, "pulse level")
         base = self._check_voltage(base_V, "pulse base")
         width = self.limits.check_pulse_width(_number(width_s, "width_s"))

@@ -121,6 +121,41 @@ def test_sweep_is_one_list_sweep_and_one_buffer_read(smu, spy):
     assert not smu.output_enabled  # left as it was
 
 
+def test_sweep_puts_the_users_source_back_and_the_output_on_again(smu, spy):
+    smu.source_voltage(0.1, current_limit_A=1e-4)
+    smu.enable_output()
+    spy.clear()
+    smu.sweep_voltage([0.0, 0.5, 1.0], current_limit_A=1e-3, delay_s=0.01)
+    assert ":OUTP ON" not in spy.commands[: spy.commands.index(":INIT")]  # on already
+    # the trigger model ends with the output off and the last level programmed: the
+    # user's 0.1 V with its 100 uA limit and 0.2 V range go back first, then :OUTP ON
+    assert spy.commands[spy.commands.index(':TRAC:DATA? 1, 3, "defbuffer1", READ, SOUR') :] == [
+        ':TRAC:DATA? 1, 3, "defbuffer1", READ, SOUR',
+        ":SOUR:VOLT:ILIM 0.0001",
+        ":SOUR:VOLT 0.1",
+        ":SOUR:VOLT:RANG 0.2",
+        ":OUTP ON",
+    ]
+    assert smu.output_enabled
+
+
+def test_pulse_puts_the_fast_settings_then_the_users_source_back(smu, spy):
+    smu.source_voltage(0.1, current_limit_A=1e-4)
+    smu.enable_output()
+    spy.clear()
+    smu.pulse_voltage(1.0, 2e-3, current_limit_A=1e-4)
+    assert spy.commands[-7:] == [
+        ":SENS:CURR:NPLC 1",
+        ":SOUR:VOLT:READ:BACK ON",
+        ":SOUR:VOLT:DEL:AUTO ON",
+        ":SOUR:VOLT:ILIM 0.0001",
+        ":SOUR:VOLT 0.1",
+        ":SOUR:VOLT:RANG 0.2",
+        ":OUTP ON",
+    ]
+    assert smu.output_enabled
+
+
 def test_linear_sweep_uses_the_same_list(smu):
     result = smu.sweep_voltage_linear(0.0, 1.0, 3, current_limit_A=1e-3, delay_s=0.01)
     assert result.current_A.shape == (3,)
@@ -232,6 +267,18 @@ def test_short_buffer_read_is_an_instrument_error_and_output_goes_off(open_sim, 
     with pytest.raises(InstrumentError, match="expected 6 numbers, got 4"):
         smu.sweep_voltage([0.0, 0.5, 1.0], current_limit_A=1e-3, delay_s=0.01)
     assert spy.commands[-1] == ":OUTP OFF"
+    assert not smu.output_enabled
+
+
+def test_a_failed_sweep_leaves_the_output_off_with_the_users_source_back(open_sim, spy_on):
+    smu = Keithley2450(open_sim(YAML, GARBLED), limits=LIMITS)
+    smu.source_voltage(1.0, current_limit_A=1e-3)
+    smu.enable_output()
+    spy = spy_on(smu.connection.resource)
+    with pytest.raises(InstrumentError, match="expected 6 numbers"):
+        smu.sweep_voltage([0.0, 0.5, 1.0], current_limit_A=1e-3, delay_s=0.01)
+    # any exception leaves the output off; the source is the user's for the next ON
+    assert spy.commands[-3:] == [":OUTP OFF", ":SOUR:VOLT:ILIM 0.001", ":SOUR:VOLT 1"]
     assert not smu.output_enabled
 
 

@@ -95,6 +95,22 @@ def test_sweep_runs_the_trigger_model_and_reads_both_buffers_at_once(inst, spy):
     assert not inst.smua.output_enabled
 
 
+def test_sweep_puts_the_users_source_back_and_sets_the_output_again(inst, spy):
+    inst.smua.source_voltage(1.0, current_limit_A=1e-3)
+    inst.smua.enable_output()
+    spy.clear()
+    inst.smua.sweep_voltage([0.0, 0.5, 1.0], current_limit_A=1e-3, delay_s=0.01)
+    # SOURCE_IDLE returns to the programmed level, the first sweep level (0 V): the
+    # user's 1 V goes back, then the output is set on explicitly
+    assert spy.commands[-4:] == [
+        "smua.measure.delay = smua.DELAY_AUTO",
+        "smua.source.limiti = 0.001",
+        "smua.source.levelv = 1",
+        "smua.source.output = smua.OUTPUT_ON",
+    ]
+    assert inst.smua.output_enabled
+
+
 def test_long_sweep_list_is_built_in_chunks(inst, spy):
     levels = np.linspace(0.0, 1.49, 150)
     result = inst.smua.sweep_voltage(levels, current_limit_A=1e-3)

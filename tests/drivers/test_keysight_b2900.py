@@ -116,6 +116,25 @@ def test_list_sweep_fetches_voltage_and_current_in_one_round_trip(inst, spy):
     ]
 
 
+def test_sweep_puts_the_users_source_back_and_sets_the_output_again(inst, spy):
+    inst.ch1.source_voltage(1.0, current_limit_A=1e-3)
+    inst.ch1.enable_output()
+    spy.clear()
+    inst.ch1.sweep_voltage([0.0, 0.5, 1.0], current_limit_A=1e-3, delay_s=0.01)
+    # a DC source again, the user's 1 V and 1 mA, then the output set on explicitly
+    assert spy.commands[spy.commands.index(":FETC:ARR? (@1)") + 1 :] == [
+        ":SOUR1:FUNC:SHAP DC",
+        ":SOUR1:VOLT:MODE FIX",
+        ":TRIG1:COUN 1",
+        ":TRIG1:ACQ:DEL 0",
+        ":SENS1:CURR:NPLC 1",
+        ":SENS1:CURR:PROT 0.001",
+        ":SOUR1:VOLT 1",
+        ":OUTP1 ON",
+    ]
+    assert inst.ch1.output_enabled
+
+
 def test_pulse_uses_the_pulse_generator_and_reports_its_width(inst, spy):
     result = inst.ch2.pulse_voltage(1.0, 100e-6, current_limit_A=1e-4)
     assert result.width_s == pytest.approx(100e-6)

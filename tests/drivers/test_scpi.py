@@ -11,13 +11,16 @@ import pyvisa
 from rramlab.drivers.scpi import (
     MAX_ERRORS_PER_CHECK,
     Connection,
+    SourceSetting,
     fmt,
     fmt_list,
     order_source_commands,
     parse_flag,
     parse_numbers,
     parse_scpi_error,
+    put_source_back,
     read_scpi_errors,
+    run_then_restore,
     with_restore,
 )
 from rramlab.errors import InstrumentError, InstrumentTimeout
@@ -106,6 +109,71 @@ def test_with_restore_keeps_the_original_error_and_notes_the_cleanup_failure():
     calls = []
     assert with_restore(lambda: 42, lambda: calls.append("restored")) == 42
     assert calls == ["restored"]
+
+
+def test_run_then_restore_tells_the_restore_whether_the_body_failed():
+    seen = []
+    assert run_then_restore(lambda: 1, seen.append) == 1
+    with pytest.raises(KeyboardInterrupt):
+        run_then_restore(lambda: (_ for _ in ()).throw(KeyboardInterrupt), seen.append)
+    assert seen == [False, True]
+
+
+USER = SourceSetting("VOLT", 0.2, 1e-4, 2.0)
+
+
+def put_back(was_on, failed, setting=USER, fail_program=False):
+    """put_source_back with recording fakes; returns what it did, in order."""
+    log = []
+
+    def program(s):
+        log.append(("program", s.level))
+        if fail_program:
+            raise InstrumentError("-222 Data out of range")
+
+    def run():
+        put_source_back(
+            was_on=was_on,
+            failed=failed,
+            setting=setting,
+            program=program,
+            set_output=lambda on: log.append(("output", on)),
+            cleanup=lambda: log.append(("cleanup",)),
+        )
+
+    return log, run
+
+
+@pytest.mark.parametrize(
+    ("was_on", "failed", "done"),
+    [
+        # on before: the user's source first, then the output on, explicitly
+        (True, False, [("cleanup",), ("program", 0.2), ("output", True)]),
+        # off before: off first (the DUT sees nothing while it is reprogrammed)
+        (False, False, [("output", False), ("cleanup",), ("program", 0.2)]),
+        # any failure leaves the output off, the user's source ready for the next ON
+        (True, True, [("output", False), ("cleanup",), ("program", 0.2)]),
+        (False, True, [("output", False), ("cleanup",), ("program", 0.2)]),
+    ],
+)
+def test_put_source_back_order(was_on, failed, done):
+    log, run = put_back(was_on, failed)
+    run()
+    assert log == done
+
+
+def test_put_source_back_without_a_user_setting_ends_with_the_output_off():
+    # nothing to put back: leaving the output on would apply the sweep's last level
+    log, run = put_back(True, False, setting=None)
+    run()
+    assert log == [("output", False), ("cleanup",)]
+
+
+def test_put_source_back_turns_the_output_off_when_the_source_cannot_be_put_back():
+    log, run = put_back(True, False, fail_program=True)
+    with pytest.raises(InstrumentError, match="-222"):
+        run()
+    assert log == [("cleanup",), ("program", 0.2), ("output", False)]
 
 
 def test_several_queued_errors_are_reported_together(conn):

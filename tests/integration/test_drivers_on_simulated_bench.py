@@ -33,8 +33,9 @@ def open_channel(model, bench_name):
 @pytest.fixture(params=["2450", "2636B", "B2902A"])
 def rig(request):
     """(bench, smu channel) with the probed cell (0, 0) formed and reset to ~5 uS."""
-    bench = SimulatedBench(seed=11, smu_models=(request.param,),
-                           params=CrossbarParams.ideal(read_noise_rel=0.0))
+    bench = SimulatedBench(
+        seed=11, smu_models=(request.param,), params=CrossbarParams.ideal(read_noise_rel=0.0)
+    )
     array = bench.array
     array.pulse(3.5, 1e-3, rows=0, cols=0, compliance_A=50e-6)
     array.pulse(-2.0, 1e-3, rows=0, cols=0)
@@ -62,7 +63,7 @@ def test_measured_current_is_the_cells_conductance_times_voltage(rig):
 
 
 def test_compliance_clamps_and_is_reported(rig):
-    bench, smu = rig
+    _, smu = rig
     smu.source_voltage(0.5, current_limit_A=1e-7)
     with smu.output():
         m = smu.measure()
@@ -119,3 +120,63 @@ def test_instrument_errors_carry_code_and_message():
         assert info.value.code == -222
     finally:
         unregister_bench("errors")
+
+
+# ---------------------------------------------------------------- put back after sweeps
+OUTPUT_QUERY = {
+    "2450": ":OUTP?",
+    "2636B": "print(smua.source.output)",
+    "B2902A": ":OUTP1?",
+}
+
+
+def instrument_output_on(smu) -> bool:
+    """The output state as the instrument itself reports it (asked on the driver's bus)."""
+    conn = smu.connection if isinstance(smu, Keithley2450) else smu.instrument.connection
+    model = next(m for m in OUTPUT_QUERY if m in smu.identity.model)
+    return conn.query_number(OUTPUT_QUERY[model]) == 1.0
+
+
+def sweep_then_pulse(smu):
+    """An I-V sweep and a read-level pulse, neither of which programs the cell."""
+    smu.sweep_voltage(np.linspace(-0.3, 0.3, 7), current_limit_A=1e-3)
+    smu.pulse_voltage(0.3, 2e-3, current_limit_A=1e-3)
+
+
+def test_output_on_before_a_sweep_and_a_pulse_is_on_after_at_the_users_level(rig):
+    bench, smu = rig
+    smu.source_voltage(0.2, current_limit_A=1e-4)
+    smu.enable_output()
+    sweep_then_pulse(smu)
+    assert instrument_output_on(smu)  # whatever the trigger model did at its end
+    assert smu.output_enabled
+    g = bench.array.conductance_S[0, 0]
+    m = smu.measure()  # the 0.2 V the user set, not the sweep's or the pulse's last level
+    assert m.voltage_V == pytest.approx(0.2, abs=1e-3)
+    assert m.current_A == pytest.approx(float(cell_current(g, 0.2, bench.array.params)), rel=0.01)
+    assert not m.in_compliance  # the user's 100 uA limit is back, too
+    smu.check_errors()
+
+
+def test_output_off_before_a_sweep_and_a_pulse_is_off_after(rig):
+    bench, smu = rig
+    smu.source_voltage(0.2, current_limit_A=1e-4)
+    sweep_then_pulse(smu)
+    assert not instrument_output_on(smu)
+    assert not smu.output_enabled
+    g = bench.array.conductance_S[0, 0]
+    with smu.output():  # turning it on again sources what the user set
+        m = smu.measure()
+    assert m.current_A == pytest.approx(float(cell_current(g, 0.2, bench.array.params)), rel=0.01)
+    smu.check_errors()
+
+
+def test_a_user_limit_below_the_sweep_current_is_put_back_and_clamps_again(rig):
+    _, smu = rig
+    smu.source_voltage(0.3, current_limit_A=1e-7)  # the formed cell would draw ~1.5 uA
+    smu.enable_output()
+    result = smu.sweep_voltage([0.1, 0.3], current_limit_A=1e-3)
+    assert abs(result.current_A[-1]) > 1e-6  # the sweep ran under its own 1 mA limit
+    m = smu.measure()
+    assert m.in_compliance and abs(m.current_A) == pytest.approx(1e-7, rel=0.02)
+    assert instrument_output_on(smu) and smu.output_enabled
