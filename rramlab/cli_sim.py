@@ -2,9 +2,9 @@
 
 ``rramlab sim serve`` builds a :class:`~rramlab.sim.bench.SimulatedBench` and serves its
 SMU on a loopback raw socket (``--port``, 5025 by default, as LXI instruments do), so any
-program, in any language, can drive it with the real instrument's command set. The
-port after it (``--port`` + 1) is reserved for the array board's socket; the board is
-not served yet, and ``serve`` says so.
+program, in any language, can drive it with the real instrument's command set, and its
+array board on the port after it (``--port`` + 1), reachable with pyserial as
+``socket://127.0.0.1:<port+1>`` (docs/board-protocol.md).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def serve(
     (pyvisa-py: set read_termination="\\n").
     """
     from rramlab.sim.bench import SimulatedBench
+    from rramlab.sim.board_server import BoardServer
     from rramlab.sim.tcp_server import InstrumentServer, is_loopback
     from rramlab.sim.transport import bench_lock
 
@@ -86,20 +87,31 @@ def serve(
         bound = server.start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    board_port = bound + 1 if port else 0
+    board_server = BoardServer(
+        bench.board, host=host, port=board_port, lock=bench_lock(bench), allow_remote=allow_remote
+    )
+    try:
+        board_server.start()
+    except OSError as exc:
+        server.stop()
+        raise click.ClickException(
+            f"cannot listen on {host}:{board_port} (array board): {exc.strerror}"
+        ) from exc
 
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         click.echo(f"rramlab simulated bench: seed {seed}, {rows} x {cols} crossbar")
         click.echo(f"{instrument.name}: {server.resource_name}")
-        reserved = f" (port {bound + 1} is reserved for it)" if port else ""
-        click.echo(f"array board: not served yet{reserved}")
+        click.echo(f"array board: {board_server.resource_name}")
         click.echo("Ctrl+C stops.")
         # stdout may be a pipe: whoever started us waits for the resource names.
         click.get_text_stream("stdout").flush()
         while not stop.wait(0.1):  # a timed wait lets the signal handler run promptly
             pass
     finally:
+        board_server.stop()
         server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

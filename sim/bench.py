@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rramlab.clock import Clock, VirtualClock
+from rramlab.sim.board.firmware import BoardFirmware
 from rramlab.sim.crossbar import Crossbar
 from rramlab.sim.message import MessageInstrument
 from rramlab.sim.params import CrossbarParams
@@ -39,8 +40,9 @@ def make_smu(
 
 
 class SimulatedBench:
-    """A crossbar of ``rows`` x ``cols`` cells and simulated SMUs of ``smu_models``
-    (each channel probing cell (0, 0) until an array board routes it elsewhere)."""
+    """A crossbar of ``rows`` x ``cols`` cells, simulated SMUs of ``smu_models`` (each
+    channel probing cell (0, 0) until the board routes it elsewhere) and an array board
+    (:attr:`board`, tile 0 = :attr:`array`)."""
 
     def __init__(
         self,
@@ -65,3 +67,5 @@ class SimulatedBench:
             probes = [CellProbe(self.array), CellProbe(self.array)]
             self.probes[model] = probes
             self.smus[model] = make_smu(model, probes, self.clock, self.rng)
+        # The array board on the same crossbar; its switch matrix moves the SMU probes.
+        self.board = BoardFirmware(self.array, probes=self.probes, serial_number=f"SIM{seed}")
