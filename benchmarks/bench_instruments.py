@@ -36,8 +36,14 @@ def prepared_bench() -> SimulatedBench:
 
 
 def configure(resource) -> None:
-    for command in (":SOUR:FUNC VOLT", ":SOUR:VOLT:ILIM 1e-4", ":SOUR:VOLT 0.2",
-                    ':SENS:FUNC "CURR"', ":SENS:CURR:NPLC 0.01", ":OUTP ON"):
+    for command in (
+        ":SOUR:FUNC VOLT",
+        ":SOUR:VOLT:ILIM 1e-4",
+        ":SOUR:VOLT 0.2",
+        ':SENS:FUNC "CURR"',
+        ":SENS:CURR:NPLC 0.01",
+        ":OUTP ON",
+    ):
         resource.write(command)
 
 
@@ -61,8 +67,9 @@ def main() -> None:
     server.start()
     try:
         rm_py = pyvisa.ResourceManager("@py")
-        remote = rm_py.open_resource(server.resource_name, read_termination="\n",
-                                     write_termination="\n")
+        remote = rm_py.open_resource(
+            server.resource_name, read_termination="\n", write_termination="\n"
+        )
         over_tcp = queries_per_second(remote)
         remote.close()
     finally:
@@ -70,15 +77,22 @@ def main() -> None:
 
     print("1. Simulated Keithley 2450, :READ? at 0.01 NPLC (a full measurement each)")
     print(f"   in-process pyvisa backend   {in_process:8.0f} queries/s")
-    print(f"   TCP server via pyvisa-py    {over_tcp:8.0f} queries/s   "
-          f"({in_process / over_tcp:.1f}x slower than in-process)")
+    print(
+        f"   TCP server via pyvisa-py    {over_tcp:8.0f} queries/s   "
+        f"({in_process / over_tcp:.1f}x slower than in-process)"
+    )
 
     smu = Keithley2450(local, limits=LIMITS)
     smu.source_voltage(0.2, current_limit_A=1e-4)
     smu.configure_measurement(nplc=0.01)
     smu.enable_output()
-    bare = best_time(lambda: (local.query(':READ? "defbuffer1", READ, SOUR'),
-                              local.query(":SOUR:VOLT:ILIM:TRIP?")), repeats=200)
+    bare = best_time(
+        lambda: (
+            local.query(':READ? "defbuffer1", READ, SOUR'),
+            local.query(":SOUR:VOLT:ILIM:TRIP?"),
+        ),
+        repeats=200,
+    )
     driver = best_time(smu.measure, repeats=200)
     print("2. Driver overhead: Keithley2450.measure() vs the two bare queries it sends")
     print(f"   bare query() calls   {bare * 1e6:7.0f} us")
@@ -111,10 +125,14 @@ def main() -> None:
     smu.disable_output()
     print("3. 1000-point I-V sweep, instrument-side list sweep vs point by point")
     for label, (wall, bench_s, count) in (("instrument-side", side), ("point by point", by_point)):
-        print(f"   {label:16s} wall {wall * 1e3:7.0f} ms   messages {count:5d}   "
-              f"instrument time {bench_s:5.2f} s")
-    print(f"   ratio (point by point / instrument-side): wall {by_point[0] / side[0]:.1f}x, "
-          f"messages {by_point[2] / side[2]:.0f}x")
+        print(
+            f"   {label:16s} wall {wall * 1e3:7.0f} ms   messages {count:5d}   "
+            f"instrument time {bench_s:5.2f} s"
+        )
+    print(
+        f"   ratio (point by point / instrument-side): wall {by_point[0] / side[0]:.1f}x, "
+        f"messages {by_point[2] / side[2]:.0f}x"
+    )
     print("   (instrument time is the simulated 2450's own: the list sweep applies its 1 ms")
     print("    auto source delay per point; bus latency per message, ~1 ms on USB/GPIB, is")
     print("    not in it, so on a real bench point by point also loses there)")

@@ -262,6 +262,10 @@ class Crossbar:
         check_scheme(scheme)
         sel = select(self.shape, rows, cols, mask)
         self._prepare()
+        if limit <= 0:
+            # The word line is below the access transistor's threshold: the selected
+            # cells are cut off and see nothing.
+            return np.zeros(sel.out_shape)
         if self._isolated_cells:
             index = None if sel.is_everything_in_order else sel.flat
             self._flush(index)
@@ -308,7 +312,8 @@ class Crossbar:
             self._small_bias(sel.flat, np.full(sel.size, v), width)
             self._flush(sel.flat)
             g = self.cells.g_S.ravel()[sel.flat]
-            g_read = g + cell.read_noise_sigma(g, self.params) * self.rng.standard_normal(g.shape)
+            noise = cell.read_noise_sigma(g, self.params) * self.rng.standard_normal(g.shape)
+            g_read = np.maximum(g + noise, 0.0)  # a fluctuating conductance stays >= 0
             return cell.cell_current(g_read, v, self.params).reshape(sel.out_shape)
         currents = np.empty(sel.size)
         start = 0
@@ -686,7 +691,7 @@ class Crossbar:
         """One read's conductances (S): every conducting cell with read noise drawn."""
         g = self.cells.g_S
         noise = cell.read_noise_sigma(g, self.params) * self.rng.standard_normal(self.shape)
-        return np.where(rows_on[:, None], g + noise, 0.0)
+        return np.where(rows_on[:, None], np.maximum(g + noise, 0.0), 0.0)
 
     def _float32_views(self) -> tuple[np.ndarray, np.ndarray]:
         """Conductances and read-noise variances in float32, cached until cells change."""

@@ -57,8 +57,16 @@ class CellProbe:
         if not (0 <= row < self.array.n_rows and 0 <= col < self.array.n_cols):
             raise IndexError(f"cell ({row}, {col}) is outside the {self.array.shape} array")
         self.row, self.col = int(row), int(col)
+        self.connected = True
+
+    def disconnect(self) -> None:
+        """Open the terminals (a switch matrix with nothing routed): an open circuit."""
+        self.connected = False
 
     def force_voltage(self, v_V: float, duration_s: float, i_limit_A: float) -> TerminalReading:
+        if not self.connected:
+            self.array.clock.sleep(duration_s)
+            return TerminalReading(v_V, 0.0, False)
         current = float(
             self.array.pulse(v_V, duration_s, rows=self.row, cols=self.col, compliance_A=i_limit_A)[
                 0, 0
@@ -73,6 +81,9 @@ class CellProbe:
         return TerminalReading(voltage, current, limited)
 
     def force_current(self, i_A: float, duration_s: float, v_limit_V: float) -> TerminalReading:
+        if not self.connected:  # no current can flow: the source rises to its limit
+            self.array.clock.sleep(duration_s)
+            return TerminalReading(float(np.sign(i_A)) * v_limit_V, 0.0, i_A != 0)
         g = self.array.conductance_S[self.row, self.col]
         needed = float(voltage_for_current(i_A, g, self.array.params))
         if abs(needed) <= v_limit_V:

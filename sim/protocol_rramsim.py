@@ -73,7 +73,7 @@ def open_bench(url: str) -> Any:
 
     try:
         spec = visa_backend.parse_library_path(parse_url(url))
-        bench = visa_backend._bench_for(spec)
+        bench = visa_backend.bench_for(spec)
     except (ValueError, TypeError) as exc:
         raise SerialException(f"{url!r}: {str(exc).removeprefix('@rramsim: ')}") from None
     if bench is None:

@@ -58,6 +58,7 @@ __all__ = [
     "ADDRESSES",
     "BenchSpec",
     "RramsimVisaLibrary",
+    "bench_for",
     "make_bench",
     "parse_library_path",
     "register_bench",
@@ -172,7 +173,10 @@ def unregister_bench(name: str) -> None:
         _registered.pop(str(name).strip(), None)
 
 
-def _bench_for(spec: BenchSpec) -> BenchLike | None:
+def bench_for(spec: BenchSpec) -> BenchLike | None:
+    """The bench a spec names: the registered one for ``bench=NAME`` (None if no such
+    name), otherwise the process's shared bench built from the spec (built on first use).
+    Every transport goes through here, so SMUs and the board of a spec share one bench."""
     with _registry_lock:
         if spec.bench is not None:
             return _registered.get(spec.bench)
@@ -227,7 +231,7 @@ class RramsimVisaLibrary(highlevel.VisaLibraryBase):
 
     def _init(self) -> None:
         self.spec = parse_library_path(self.library_path)
-        if self.spec.bench is not None and _bench_for(self.spec) is None:
+        if self.spec.bench is not None and bench_for(self.spec) is None:
             raise ValueError(
                 f"@rramsim: no bench registered as {self.spec.bench!r}; "
                 "call rramlab.sim.visa_backend.register_bench first"
@@ -238,7 +242,7 @@ class RramsimVisaLibrary(highlevel.VisaLibraryBase):
     @property
     def bench(self) -> BenchLike | None:
         """The bench this library serves (None if its registered name was withdrawn)."""
-        return _bench_for(self.spec)
+        return bench_for(self.spec)
 
     def _register(self, session: VisaSession | None) -> int:
         handle = next(self._handles)

@@ -11,10 +11,9 @@ What the simulation does with settings a real board would wire up:
 
 - ``ROUTE r c`` moves every SMU probe of the bench (``SimulatedBench.probes``) to that
   cell of the current tile, so an SMU measuring through the bench then drives that
-  cell. ``ROUTE OFF`` and ``*RST`` open the switch in the board's state (``ROUTE?``
-  says ``OFF``), but a :class:`~rramlab.sim.probe.CellProbe` has no open-circuit state:
-  the SMUs keep reaching the last routed cell after ``ROUTE OFF``, and cell (0, 0) of
-  tile 0 (where they start) after ``*RST``.
+  cell. ``ROUTE OFF`` opens the switch: the SMUs then see an open circuit. ``*RST``
+  reconnects them to cell (0, 0) of tile 0, where they start, so single-device scripts
+  work on a freshly reset board (``ROUTE?`` says ``OFF`` then, as nothing was routed).
 - ``GND``/``FLOAT`` set the idle state of the tile's lines. In a 1T1R tile the word
   lines are off between operations, so idle lines bias no cell either way; the model
   has no leakage through floating lines, and operations drive their own lines. The
@@ -206,6 +205,8 @@ class BoardFirmware:
         if len(cmd.args) == 1:
             commands.word(cmd.args[0], ("OFF",), "ROUTE")
             self.route = None
+            for probe in self._iter_probes():
+                probe.disconnect()
         else:
             row, col = self.cell(*cmd.args)
             self._move_probes(self.tile, row, col)

@@ -110,6 +110,17 @@ def test_set_compliance_from_the_1t1r_gate_voltage():
         assert x.conductance_S[0, 0] == pytest.approx(expected, rel=1e-6)
 
 
+def test_a_gate_below_the_transistor_threshold_isolates_the_cell():
+    x = formed_array()
+    g = x.conductance_S[0, 0]
+    i = x.pulse(2.0, 1e-3, v_gate_V=IDEAL.transistor_vth_V - 0.1)
+    assert i[0, 0] == 0.0
+    assert x.conductance_S[0, 0] == g
+    pristine = Crossbar(1, 1, params=IDEAL, seed=0)
+    pristine.pulse(4.0, 1e-3, v_gate_V=0.0)
+    assert not pristine.formed[0, 0]
+
+
 def test_set_is_abrupt_above_threshold():
     x = formed_array()
     g0 = x.conductance_S[0, 0]

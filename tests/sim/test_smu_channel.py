@@ -101,3 +101,16 @@ def test_noise_shrinks_with_integration_time():
         return np.std([channel.measure().current_A for _ in range(300)])
 
     assert spread(0.1) / spread(10) == pytest.approx(10, rel=0.25)
+
+
+def test_a_disconnected_probe_is_an_open_circuit():
+    channel, array = formed_channel()
+    channel.terminals.disconnect()
+    channel.source_level, channel.current_limit_A = 1.5, 30e-6
+    channel.set_output(True)
+    g = array.conductance_S[1, 1]
+    reading = channel.measure()
+    assert abs(reading.current_A) < 1e-9
+    assert array.conductance_S[1, 1] == g  # nothing reached the cell
+    channel.source_function, channel.source_level, channel.voltage_limit_V = "CURR", 1e-6, 2.0
+    assert channel.measure().tripped  # a current source into an open circuit hits its limit

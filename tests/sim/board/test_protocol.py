@@ -59,7 +59,7 @@ def test_url_with_a_spec_opens_the_shared_bench_and_identifies(fake_smus, client
     # Same spec through the pyvisa backend: the very same bench (one crossbar).
     from rramlab.sim import visa_backend
 
-    bench = visa_backend._bench_for(visa_backend.parse_library_path("seed=3,rows=12,cols=10"))
+    bench = visa_backend.bench_for(visa_backend.parse_library_path("seed=3,rows=12,cols=10"))
     client.ok("SEL 5 6")
     assert bench.board.selected == (5, 6)
     port.close()

@@ -33,8 +33,12 @@ def test_route_moves_every_smu_probe_and_the_smu_then_measures_that_cell(bench, 
     assert all((p.row, p.col) == (2, 5) for p in probes)  # refused: nothing moved
     board.ok("ROUTE OFF")
     assert board.ok("ROUTE?") == "OFF"
+    assert abs(bench.smus["2450"].measure_current(0.2)) < 1e-12  # an open switch
     board.ok("*RST")
     assert all((p.row, p.col) == (0, 0) and p.array is bench.array for p in probes)
+    assert bench.smus["2450"].measure_current(0.2) == pytest.approx(
+        bench.array.conductance_S[0, 0] * 0.2, rel=0.01
+    )
 
 
 def test_route_on_another_tile_moves_the_probes_to_that_crossbar(bench, open_board):
