@@ -294,22 +294,20 @@ def test_same_bench_same_bytes():
 
 REGISTRATION = """
 import serial
-from rramlab.sim.bench import SimulatedBench
-from rramlab.sim.visa_backend import register_bench
 
-register_bench("x", SimulatedBench(seed=1, smu_models=()))
 try:
-    serial.serial_for_url("rramsim://bench=x")
+    serial.serial_for_url("rramsim://")
 except ValueError as exc:
     print("before:", exc)
-serial.protocol_handler_packages.append("rramlab.sim")  # what register_url_handler does
-port = serial.serial_for_url("rramsim://bench=x", timeout=5)
+import rramlab  # registers rramlab.sim as a pyserial handler package
+
+port = serial.serial_for_url("rramsim://?seed=1&rows=4&cols=4", timeout=5)
 port.write(b"PROTO?\\n")
 print("after:", port.readline().decode().strip())
 """
 
 
-def test_pyserial_finds_the_handler_once_rramlab_sim_is_listed(tmp_path):
+def test_importing_rramlab_lets_pyserial_open_rramsim_urls(tmp_path):
     import subprocess
     import sys
 
