@@ -28,7 +28,6 @@ two sweep points, i.e. the time from the step to the level until the step back t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pyvisa
@@ -37,11 +36,9 @@ from pyvisa.resources import MessageBasedResource
 from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
     Connection,
-    SourceSetting,
+    VisaSourceMeter,
     fmt,
     fmt_list,
-    order_source_commands,
-    put_source_back,
     run_then_restore,
 )
 from rramlab.drivers.source_meter import (
@@ -49,7 +46,6 @@ from rramlab.drivers.source_meter import (
     InstrumentRanges,
     Measurement,
     PulseResult,
-    SourceMeter,
     SweepResult,
 )
 from rramlab.errors import InstrumentError, LimitError
@@ -75,7 +71,7 @@ PULSE_NPLC = 0.01  # the shortest integration, so the end-of-pulse reading adds 
 LINE_PERIOD_S = 1 / 50  # the longer of the two mains periods, for time estimates
 
 
-class Keithley2450(SourceMeter):
+class Keithley2450(VisaSourceMeter):
     """A Keithley 2450 SourceMeter (one channel).
 
     ``resource`` is an open pyvisa message-based resource or a VISA resource string
@@ -95,7 +91,6 @@ class Keithley2450(SourceMeter):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         name: str = "Keithley 2450",
     ) -> None:
-        super().__init__(limits=limits, name=name)
         self.connection = Connection.open(
             resource,
             name=name,
@@ -103,6 +98,7 @@ class Keithley2450(SourceMeter):
             backend=backend,
             timeout_s=timeout_s,
         )
+        super().__init__(limits=limits, name=name, connection=self.connection)
         self._identity = self.connection.identify("2450")
         language = self.connection.query("*LANG?")
         if language.upper() != "SCPI":
@@ -113,10 +109,6 @@ class Keithley2450(SourceMeter):
                 instrument=name,
                 command="*LANG?",
             )
-        self._mode: str | None = None  # "VOLT" or "CURR" source function, None if unknown
-        self._source_range: float | None = None  # present fixed source range, None if unknown
-        self._nplc = 1.0  # the *RST default
-        self._user_source: SourceSetting | None = None  # put back after sweeps and pulses
 
     # ------------------------------------------------------------------ identity
     @property
@@ -130,20 +122,11 @@ class Keithley2450(SourceMeter):
         self.connection.configure("*RST")
         self._mode, self._source_range, self._nplc = "VOLT", None, 1.0
 
-    def check_errors(self) -> None:
-        self.connection.check_errors()
-
     def close(self) -> None:
         """Close the VISA resource if this driver opened it (the output is left as is)."""
         self.connection.close()
 
     # ------------------------------------------------------------------ hooks
-    def _source_voltage(self, level_V: float, current_limit_A: float, range_V: float) -> None:
-        self._apply_source(SourceSetting("VOLT", level_V, current_limit_A, range_V))
-
-    def _source_current(self, level_A: float, voltage_limit_V: float, range_A: float) -> None:
-        self._apply_source(SourceSetting("CURR", level_A, voltage_limit_V, range_A))
-
     def _configure_measurement(self, nplc: float, current_range_A: float | None) -> None:
         commands = [f":SENS:CURR:NPLC {fmt(nplc)}"]
         if current_range_A is None:
@@ -156,10 +139,7 @@ class Keithley2450(SourceMeter):
         self._nplc = nplc
 
     def _enable_output(self, on: bool) -> None:
-        command = ":OUTP ON" if on else ":OUTP OFF"
-        self.connection.write(command)
-        self._output_enabled = on  # what was sent is the state, even if the check fails
-        self.connection.check_errors(command)
+        self._set_output(":OUTP ON" if on else ":OUTP OFF", on)
 
     def _measure(self) -> Measurement:
         if self._mode is None:
@@ -182,8 +162,7 @@ class Keithley2450(SourceMeter):
         self, levels_V: np.ndarray, current_limit_A: float, delay_s: float
     ) -> SweepResult:
         n = levels_V.size
-        if n > MAX_LIST_POINTS:
-            raise LimitError(f"{self.name} sweeps at most {MAX_LIST_POINTS} points, got {n}")
+        self._check_sweep_points(n, MAX_LIST_POINTS)
         if not (delay_s == 0 or MIN_SWEEP_DELAY_S <= delay_s <= MAX_SWEEP_DELAY_S):
             raise LimitError(
                 f"{self.name} sweep delays are 0 or {MIN_SWEEP_DELAY_S:g}..{MAX_SWEEP_DELAY_S:g}"
@@ -229,58 +208,25 @@ class Keithley2450(SourceMeter):
         return PulseResult(level_V=level_V, width_s=width, current_A=float(data[0, 0]))
 
     # ------------------------------------------------------------------ internals
-    def _select_mode(self, mode: str) -> None:
-        """Switch the source function (and the matching sense function) if needed."""
-        if self._mode == mode:
-            return
-        if self._mode is not None and self._output_enabled:
-            # the 2450 would drop the output; a V source silently becoming an I source is
-            # not something to do to a device under test anyway
-            raise LimitError(f"{self.name}: turn the output off before switching V/I source")
+    def _mode_commands(self, mode: str) -> list[str]:
+        """The source function and the matching sense function."""
         if mode == "VOLT":
-            commands = [":SOUR:FUNC VOLT", ':SENS:FUNC "CURR"']
-        else:
-            commands = [
-                ":SOUR:FUNC CURR",
-                ':SENS:FUNC "VOLT"',
-                f":SENS:VOLT:NPLC {fmt(self._nplc)}",
-                ":SENS:VOLT:RANG:AUTO ON",
-            ]
-        self._send(commands)
-        self._mode, self._source_range = mode, None
+            return [":SOUR:FUNC VOLT", ':SENS:FUNC "CURR"']
+        return [
+            ":SOUR:FUNC CURR",
+            ':SENS:FUNC "VOLT"',
+            f":SENS:VOLT:NPLC {fmt(self._nplc)}",
+            ":SENS:VOLT:RANG:AUTO ON",
+        ]
 
-    def _apply_source(self, setting: SourceSetting) -> None:
-        """Source function, then limit, range and level of ``setting``; remembered as the
-        user's source, to put back after sweeps and pulses."""
-        f = setting.function
-        self._select_mode(f)
-        self._user_source = setting
-        self._program_source(
-            f":SOUR:{f}:{'ILIM' if f == 'VOLT' else 'VLIM'} {fmt(setting.limit)}",
+    def _program_source(self, limit: float, rng: float, level: float) -> None:
+        f = self._mode
+        self._send_source(
+            f":SOUR:{f}:{'ILIM' if f == 'VOLT' else 'VLIM'} {fmt(limit)}",
             f":SOUR:{f}:RANG",
-            setting.range,
-            f":SOUR:{f} {fmt(setting.level)}",
+            rng,
+            f":SOUR:{f} {fmt(level)}",
         )
-
-    def _put_back(
-        self, was_on: bool, failed: bool, cleanup: Callable[[], None] | None = None
-    ) -> None:
-        """After a sweep or pulse: see :func:`~rramlab.drivers.scpi.put_source_back`."""
-        put_source_back(
-            was_on=was_on,
-            failed=failed,
-            setting=self._user_source,
-            program=self._apply_source,
-            set_output=self._enable_output,
-            cleanup=cleanup,
-        )
-
-    def _program_source(self, limit_cmd: str, range_head: str, rng: float, level_cmd: str) -> None:
-        old = self._source_range
-        range_cmd = None if old == rng else f"{range_head} {fmt(rng)}"
-        shrinking = old is not None and rng < old
-        self._send(order_source_commands(limit_cmd, range_cmd, level_cmd, shrinking=shrinking))
-        self._source_range = rng
 
     def _prepare_list(
         self, levels_V: np.ndarray, current_limit_A: float, delay_s: float, start_V: float
@@ -288,15 +234,7 @@ class Keithley2450(SourceMeter):
         """Program compliance, range and the ``start_V`` level (the configuration list
         captures the source settings in effect), then the list sweep itself."""
         self._select_mode("VOLT")
-        rng = self._pick_range(
-            None, float(np.max(np.abs(levels_V))), self.ranges.voltage_ranges_V, "range"
-        )
-        self._program_source(
-            f":SOUR:VOLT:ILIM {fmt(current_limit_A)}",
-            ":SOUR:VOLT:RANG",
-            rng,
-            f":SOUR:VOLT {fmt(start_V)}",
-        )
+        self._program_source(current_limit_A, self._range_for(levels_V), start_V)
         commands = []
         for start in range(0, levels_V.size, LIST_CHUNK):
             head = ":SOUR:LIST:VOLT" if start == 0 else ":SOUR:LIST:VOLT:APP"
@@ -318,12 +256,3 @@ class Keithley2450(SourceMeter):
         data = self.connection.query_numbers(command, count=2 * n, timeout_s=2 * seconds + 10)
         self.connection.check_errors(command)
         return data.reshape(n, 2)
-
-    def _send(self, commands: list[str]) -> None:
-        """Configure command by command; after a failure the cached state is unknown."""
-        try:
-            for command in commands:
-                self.connection.configure(command)
-        except InstrumentError:
-            self._mode, self._source_range = None, None
-            raise

@@ -31,7 +31,6 @@ own ``timer`` from the step up to the step back down.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pyvisa
@@ -41,23 +40,20 @@ from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
     MAX_ERRORS_PER_CHECK,
     Connection,
-    SourceSetting,
+    InstrumentChannel,
+    MultiChannelInstrument,
     fmt,
     fmt_list,
-    order_source_commands,
     parse_numbers,
-    put_source_back,
     run_then_restore,
 )
 from rramlab.drivers.source_meter import (
-    Identity,
     InstrumentRanges,
     Measurement,
     PulseResult,
-    SourceMeter,
     SweepResult,
 )
-from rramlab.errors import InstrumentError, LimitError
+from rramlab.errors import InstrumentError
 from rramlab.limits import SafetyLimits
 
 #: datasheet ranges (2636B specifications): +/-202 V, +/-1.5 A DC per channel
@@ -96,7 +92,7 @@ def read_tsp_errors(conn: Connection) -> list[tuple[int, str]]:
     return errors
 
 
-class Keithley2636B:
+class Keithley2636B(MultiChannelInstrument):
     """A Keithley 2636B: ``.smua`` and ``.smub`` are its two channels.
 
     ``resource`` is an open pyvisa message-based resource or a VISA resource string
@@ -114,16 +110,15 @@ class Keithley2636B:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         name: str = "Keithley 2636B",
     ) -> None:
-        self.name = name
-        self.connection = Connection.open(
+        super().__init__(
             resource,
             name=name,
+            models=("2636B",),
             read_errors=read_tsp_errors,
             resource_manager=resource_manager,
             backend=backend,
             timeout_s=timeout_s,
         )
-        self.identity = self.connection.identify("2636B")
         # prompts or echoed errors would interleave with replies and shift every read
         self.connection.configure("localnode.prompts = 0 localnode.showerrors = 0")
         self.smua = Keithley2636BChannel(self, "a", limits)
@@ -136,50 +131,24 @@ class Keithley2636B:
             raise ValueError(f"the 2636B has channels 'a' and 'b', not {name!r}")
         return self.smua if key == "a" else self.smub
 
-    def check_errors(self) -> None:
-        self.connection.check_errors()
 
-    def close(self) -> None:
-        """Close the VISA resource if this driver opened it (outputs are left as they are)."""
-        self.connection.close()
-
-
-class Keithley2636BChannel(SourceMeter):
+class Keithley2636BChannel(InstrumentChannel):
     """One 2636B channel (``smua`` or ``smub``) as a :class:`SourceMeter`."""
 
     ranges = RANGES_2636B
 
     def __init__(self, instrument: Keithley2636B, letter: str, limits: SafetyLimits) -> None:
-        super().__init__(limits=limits, name=f"{instrument.name} smu{letter}")
-        self.instrument = instrument
+        super().__init__(instrument, f"smu{letter}", limits)
         self.smu = f"smu{letter}"
-        self._conn = instrument.connection
-        self._mode: str | None = None  # "V" or "I" source function, None if unknown
-        self._source_range: float | None = None
-        self._nplc = 1.0  # the reset default, for time estimates
-        self._user_source: SourceSetting | None = None  # put back after sweeps and pulses
-
-    @property
-    def identity(self) -> Identity:
-        return self.instrument.identity
 
     def reset(self) -> None:
         """``smuX.reset()``: this channel only, output off, default settings."""
         self._output_enabled = False
         self._user_source = None  # the reset defaults are nobody's source setting
         self._conn.configure(f"{self.smu}.reset()")
-        self._mode, self._source_range, self._nplc = "V", None, 1.0
-
-    def check_errors(self) -> None:
-        self._conn.check_errors()
+        self._mode, self._source_range, self._nplc = "VOLT", None, 1.0
 
     # ------------------------------------------------------------------ hooks
-    def _source_voltage(self, level_V: float, current_limit_A: float, range_V: float) -> None:
-        self._apply_source(SourceSetting("VOLT", level_V, current_limit_A, range_V))
-
-    def _source_current(self, level_A: float, voltage_limit_V: float, range_A: float) -> None:
-        self._apply_source(SourceSetting("CURR", level_A, voltage_limit_V, range_A))
-
     def _configure_measurement(self, nplc: float, current_range_A: float | None) -> None:
         s = self.smu
         commands = [f"{s}.measure.nplc = {fmt(nplc)}"]
@@ -191,10 +160,9 @@ class Keithley2636BChannel(SourceMeter):
         self._nplc = nplc
 
     def _enable_output(self, on: bool) -> None:
-        command = f"{self.smu}.source.output = {self.smu}.OUTPUT_{'ON' if on else 'OFF'}"
-        self._conn.write(command)
-        self._output_enabled = on  # what was sent is the state, even if the check fails
-        self._conn.check_errors(command)
+        self._set_output(
+            f"{self.smu}.source.output = {self.smu}.OUTPUT_{'ON' if on else 'OFF'}", on
+        )
 
     def _measure(self) -> Measurement:
         command = f"print({self.smu}.measure.iv())"
@@ -207,9 +175,8 @@ class Keithley2636BChannel(SourceMeter):
         self, levels_V: np.ndarray, current_limit_A: float, delay_s: float
     ) -> SweepResult:
         n, s = levels_V.size, self.smu
-        if n > MAX_SWEEP_POINTS:
-            raise LimitError(f"{self.name} sweeps at most {MAX_SWEEP_POINTS} points, got {n}")
-        self._select_mode("V")  # refused unsent if the output is on in current mode
+        self._check_sweep_points(n, MAX_SWEEP_POINTS)
+        self._select_mode("VOLT")  # refused unsent if the output is on in current mode
         table = f"rramlab_{s}_levels"  # the list is built in chunks: keep messages short
         commands = [f"{table} = {{{fmt_list(levels_V[:LIST_CHUNK])}}}"]
         for start in range(LIST_CHUNK, n, LIST_CHUNK):
@@ -250,7 +217,7 @@ class Keithley2636BChannel(SourceMeter):
         self, level_V: float, width_s: float, current_limit_A: float, base_V: float
     ) -> PulseResult:
         s = self.smu
-        self._select_mode("V")
+        self._select_mode("VOLT")
         # one message, so no bus latency inside the pulse; settings are put back in-script
         script = (
             f"rramlab_n = {s}.measure.nplc rramlab_d = {s}.measure.delay "
@@ -281,60 +248,18 @@ class Keithley2636BChannel(SourceMeter):
         return PulseResult(level_V=level_V, width_s=float(width), current_A=float(current))
 
     # ------------------------------------------------------------------ internals
-    def _select_mode(self, mode: str) -> None:
-        if self._mode == mode:
-            return
-        if self._mode is not None and self._output_enabled:
-            raise LimitError(f"{self.name}: turn the output off before switching V/I source")
-        func = "OUTPUT_DCVOLTS" if mode == "V" else "OUTPUT_DCAMPS"
-        self._send([f"{self.smu}.source.func = {self.smu}.{func}"])
-        self._mode, self._source_range = mode, None
-
-    def _apply_source(self, setting: SourceSetting) -> None:
-        """Source function, then limit, range and level of ``setting``; remembered as the
-        user's source, to put back after sweeps and pulses."""
-        self._select_mode("V" if setting.function == "VOLT" else "I")
-        self._user_source = setting
-        self._program_source(setting.limit, setting.range, setting.level)
-
-    def _put_back(
-        self, was_on: bool, failed: bool, cleanup: Callable[[], None] | None = None
-    ) -> None:
-        """After a sweep or pulse: see :func:`~rramlab.drivers.scpi.put_source_back`."""
-        put_source_back(
-            was_on=was_on,
-            failed=failed,
-            setting=self._user_source,
-            program=self._apply_source,
-            set_output=self._enable_output,
-            cleanup=cleanup,
-        )
+    def _mode_commands(self, mode: str) -> list[str]:
+        func = "OUTPUT_DCVOLTS" if mode == "VOLT" else "OUTPUT_DCAMPS"
+        return [f"{self.smu}.source.func = {self.smu}.{func}"]
 
     def _program_source(self, limit: float, rng: float, level: float) -> None:
         """Limit, range and level of the present source function (see
-        :func:`order_source_commands`); a fixed range turns source autorange off."""
-        s, y, x = self.smu, self._mode.lower(), "i" if self._mode == "V" else "v"
-        old = self._source_range
-        range_cmd = None if old == rng else f"{s}.source.range{y} = {fmt(rng)}"
-        self._send(
-            order_source_commands(
-                f"{s}.source.limit{x} = {fmt(limit)}",
-                range_cmd,
-                f"{s}.source.level{y} = {fmt(level)}",
-                shrinking=old is not None and rng < old,
-            )
+        :meth:`_send_source`); a fixed range turns source autorange off."""
+        s = self.smu
+        y, x = ("v", "i") if self._mode == "VOLT" else ("i", "v")  # sourced, limited
+        self._send_source(
+            f"{s}.source.limit{x} = {fmt(limit)}",
+            f"{s}.source.range{y} =",
+            rng,
+            f"{s}.source.level{y} = {fmt(level)}",
         )
-        self._source_range = rng
-
-    def _range_for(self, levels_V) -> float:
-        peak = float(np.max(np.abs(levels_V)))
-        return self._pick_range(None, peak, self.ranges.voltage_ranges_V, "range")
-
-    def _send(self, commands: list[str]) -> None:
-        """Configure command by command; after a failure the cached state is unknown."""
-        try:
-            for command in commands:
-                self._conn.configure(command)
-        except InstrumentError:
-            self._mode, self._source_range = None, None
-            raise

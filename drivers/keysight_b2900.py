@@ -35,23 +35,19 @@ from pyvisa.resources import MessageBasedResource
 
 from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
-    Connection,
-    SourceSetting,
+    InstrumentChannel,
+    MultiChannelInstrument,
     fmt,
     fmt_list,
-    order_source_commands,
-    put_source_back,
     run_then_restore,
 )
 from rramlab.drivers.source_meter import (
-    Identity,
     InstrumentRanges,
     Measurement,
     PulseResult,
-    SourceMeter,
     SweepResult,
 )
-from rramlab.errors import InstrumentError, LimitError
+from rramlab.errors import InstrumentError
 from rramlab.limits import SafetyLimits
 
 #: datasheet ranges (B2900A series data sheet): +/-210 V, +/-3 A DC. The 10 nA range
@@ -72,7 +68,7 @@ LINE_PERIOD_S = 1 / 50  # the longer mains period, for time estimates
 MAX_PULSE_APERTURE_S = 20e-3
 
 
-class KeysightB2902A:
+class KeysightB2902A(MultiChannelInstrument):
     """A Keysight B2902A: ``.ch1``/``.ch2`` (or ``.channel(n)``) are its channels.
 
     ``resource`` is an open pyvisa message-based resource or a VISA resource string
@@ -90,15 +86,14 @@ class KeysightB2902A:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         name: str = "Keysight B2902A",
     ) -> None:
-        self.name = name
-        self.connection = Connection.open(
+        super().__init__(
             resource,
             name=name,
+            models=("B2902",),
             resource_manager=resource_manager,
             backend=backend,
             timeout_s=timeout_s,
         )
-        self.identity = self.connection.identify("B2902")
         self.connection.configure(":FORM:ELEM:SENS VOLT,CURR")
         self.ch1 = KeysightB2902AChannel(self, 1, limits)
         self.ch2 = KeysightB2902AChannel(self, 2, limits)
@@ -119,47 +114,21 @@ class KeysightB2902A:
         self.connection.configure("*RST")
         self.connection.configure(":FORM:ELEM:SENS VOLT,CURR")
 
-    def check_errors(self) -> None:
-        self.connection.check_errors()
 
-    def close(self) -> None:
-        """Close the VISA resource if this driver opened it (outputs are left as they are)."""
-        self.connection.close()
-
-
-class KeysightB2902AChannel(SourceMeter):
+class KeysightB2902AChannel(InstrumentChannel):
     """One B2902A channel as a :class:`SourceMeter`."""
 
     ranges = RANGES_B2902A
 
     def __init__(self, instrument: KeysightB2902A, number: int, limits: SafetyLimits) -> None:
-        super().__init__(limits=limits, name=f"{instrument.name} ch{number}")
-        self.instrument = instrument
+        super().__init__(instrument, f"ch{number}", limits)
         self.number = number
-        self._conn = instrument.connection
-        self._mode: str | None = None  # "VOLT" or "CURR" source function, None if unknown
-        self._source_range: float | None = None
-        self._nplc = 1.0
-        self._user_source: SourceSetting | None = None  # put back after sweeps and pulses
-
-    @property
-    def identity(self) -> Identity:
-        return self.instrument.identity
 
     def reset(self) -> None:
         """Resets the whole instrument (both channels); see :meth:`KeysightB2902A.reset`."""
         self.instrument.reset()
 
-    def check_errors(self) -> None:
-        self._conn.check_errors()
-
     # ------------------------------------------------------------------ hooks
-    def _source_voltage(self, level_V: float, current_limit_A: float, range_V: float) -> None:
-        self._apply_source(SourceSetting("VOLT", level_V, current_limit_A, range_V))
-
-    def _source_current(self, level_A: float, voltage_limit_V: float, range_A: float) -> None:
-        self._apply_source(SourceSetting("CURR", level_A, voltage_limit_V, range_A))
-
     def _configure_measurement(self, nplc: float, current_range_A: float | None) -> None:
         c = self.number
         commands = [f":SENS{c}:CURR:NPLC {fmt(nplc)}"]
@@ -174,10 +143,7 @@ class KeysightB2902AChannel(SourceMeter):
         self._nplc = nplc
 
     def _enable_output(self, on: bool) -> None:
-        command = f":OUTP{self.number} {'ON' if on else 'OFF'}"
-        self._conn.write(command)
-        self._output_enabled = on  # what was sent is the state, even if the check fails
-        self._conn.check_errors(command)
+        self._set_output(f":OUTP{self.number} {'ON' if on else 'OFF'}", on)
 
     def _measure(self) -> Measurement:
         c = self.number
@@ -194,8 +160,7 @@ class KeysightB2902AChannel(SourceMeter):
         self, levels_V: np.ndarray, current_limit_A: float, delay_s: float
     ) -> SweepResult:
         n, c = levels_V.size, self.number
-        if n > MAX_LIST_POINTS:
-            raise LimitError(f"{self.name} sweeps at most {MAX_LIST_POINTS} points, got {n}")
+        self._check_sweep_points(n, MAX_LIST_POINTS)
         self._select_mode("VOLT")  # refused unsent if the output is on in current mode
         source = (current_limit_A, self._range_for(levels_V), float(levels_V[0]))
         commands = [
@@ -264,17 +229,7 @@ class KeysightB2902AChannel(SourceMeter):
                 ]
             )
 
-        def restore(failed: bool) -> None:
-            put_source_back(
-                was_on=was_on,
-                failed=failed,
-                setting=self._user_source,
-                program=self._apply_source,
-                set_output=self._enable_output,
-                cleanup=dc,
-            )
-
-        return run_then_restore(run, restore)
+        return run_then_restore(run, lambda failed: self._put_back(was_on, failed, dc))
 
     def _query_mode(self) -> str:
         command = f":SOUR{self.number}:FUNC:MODE?"
@@ -285,54 +240,22 @@ class KeysightB2902AChannel(SourceMeter):
             )
         return reply
 
-    def _select_mode(self, mode: str) -> None:
-        if self._mode == mode:
-            return
-        if self._mode is not None and self._output_enabled:
-            raise LimitError(f"{self.name}: turn the output off before switching V/I source")
+    def _mode_commands(self, mode: str) -> list[str]:
         c = self.number
-        self._send(
-            [
-                f":SOUR{c}:FUNC:MODE {mode}",
-                f":SOUR{c}:{mode}:RANG:AUTO OFF",
-                f':SENS{c}:FUNC "VOLT","CURR"',
-            ]
-        )
-        self._mode, self._source_range = mode, None
-
-    def _apply_source(self, setting: SourceSetting) -> None:
-        """Source function, then limit, range and level of ``setting``; remembered as the
-        user's source, to put back after sweeps and pulses."""
-        self._select_mode(setting.function)
-        self._user_source = setting
-        self._program_source(setting.limit, setting.range, setting.level)
+        return [
+            f":SOUR{c}:FUNC:MODE {mode}",
+            f":SOUR{c}:{mode}:RANG:AUTO OFF",
+            f':SENS{c}:FUNC "VOLT","CURR"',
+        ]
 
     def _program_source(self, limit: float, rng: float, level: float) -> None:
         """Compliance (``:SENS:<other>:PROT``), range and level of the present source
-        function, ordered by :func:`order_source_commands`."""
+        function, ordered by :meth:`_send_source`."""
         c, mode = self.number, self._mode
         other = "CURR" if mode == "VOLT" else "VOLT"
-        old = self._source_range
-        range_cmd = None if old == rng else f":SOUR{c}:{mode}:RANG {fmt(rng)}"
-        self._send(
-            order_source_commands(
-                f":SENS{c}:{other}:PROT {fmt(limit)}",
-                range_cmd,
-                f":SOUR{c}:{mode} {fmt(level)}",
-                shrinking=old is not None and rng < old,
-            )
+        self._send_source(
+            f":SENS{c}:{other}:PROT {fmt(limit)}",
+            f":SOUR{c}:{mode}:RANG",
+            rng,
+            f":SOUR{c}:{mode} {fmt(level)}",
         )
-        self._source_range = rng
-
-    def _range_for(self, levels_V) -> float:
-        peak = float(np.max(np.abs(levels_V)))
-        return self._pick_range(None, peak, self.ranges.voltage_ranges_V, "range")
-
-    def _send(self, commands: list[str]) -> None:
-        """Configure command by command; after a failure the cached state is unknown."""
-        try:
-            for command in commands:
-                self._conn.configure(command)
-        except InstrumentError:
-            self._mode, self._source_range = None, None
-            raise

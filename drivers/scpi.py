@@ -15,6 +15,13 @@ last ``source_voltage()``/``source_current()`` (a :class:`SourceSetting`) progra
 again and the output on or off as before (:func:`put_source_back`, run through
 :func:`run_then_restore` so it also happens when the sweep fails).
 
+The drivers' channels share one base, :class:`VisaSourceMeter`: a :class:`SourceMeter`
+on a connection that caches the source function and range, switches the function only
+with the output off, programs limit, range and level in a safe order and puts the
+user's source back after sweeps and pulses; a driver supplies its own commands. A
+two-channel instrument is a :class:`MultiChannelInstrument` (the connection, identity
+and error queue its :class:`InstrumentChannel` channels share).
+
 SCPI and TSP instruments differ only in how their error queue is read, so that is a
 function handed to the connection (:func:`read_scpi_errors` here; the TSP reader lives
 with the 2600B driver). Numbers go on the wire through :func:`fmt`, one fixed format, so
@@ -24,6 +31,7 @@ the same call always sends the same bytes (recorded pyvisa-sim dialogues rely on
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -34,8 +42,9 @@ from pyvisa import constants
 from pyvisa import errors as visa_errors
 from pyvisa.resources import MessageBasedResource
 
-from rramlab.drivers.source_meter import Identity
-from rramlab.errors import InstrumentError, InstrumentTimeout
+from rramlab.drivers.source_meter import Identity, SourceMeter
+from rramlab.errors import InstrumentError, InstrumentTimeout, LimitError
+from rramlab.limits import SafetyLimits
 
 #: default I/O timeout (s); long operations (sweeps) pass their own
 DEFAULT_TIMEOUT_S = 10.0
@@ -399,6 +408,163 @@ class Connection:
             pass  # nothing (more) to discard
         finally:
             self.resource.timeout = old
+
+
+class VisaSourceMeter(SourceMeter):
+    """A :class:`SourceMeter` channel driven over a :class:`Connection` (see module docs).
+
+    It caches the source function (``_mode``: "VOLT" or "CURR", None if unknown), the
+    fixed source range and the integration time, and remembers the user's last source
+    setting. A driver implements :meth:`_mode_commands` and :meth:`_program_source` with
+    its own commands, besides the :class:`SourceMeter` hooks.
+    """
+
+    def __init__(self, *, limits: SafetyLimits, name: str, connection: Connection) -> None:
+        super().__init__(limits=limits, name=name)
+        self._conn = connection
+        self._mode: str | None = None  # the source function, None if unknown
+        self._source_range: float | None = None  # present fixed source range, None if unknown
+        self._nplc = 1.0  # the reset default, for time estimates
+        self._user_source: SourceSetting | None = None  # put back after sweeps and pulses
+
+    def check_errors(self) -> None:
+        self._conn.check_errors()
+
+    # ------------------------------------------------------------------ hooks
+    def _source_voltage(self, level_V: float, current_limit_A: float, range_V: float) -> None:
+        self._apply_source(SourceSetting("VOLT", level_V, current_limit_A, range_V))
+
+    def _source_current(self, level_A: float, voltage_limit_V: float, range_A: float) -> None:
+        self._apply_source(SourceSetting("CURR", level_A, voltage_limit_V, range_A))
+
+    @abstractmethod
+    def _mode_commands(self, mode: str) -> list[str]:
+        """The commands that switch the source function to ``mode`` ("VOLT" or "CURR")."""
+
+    @abstractmethod
+    def _program_source(self, limit: float, rng: float, level: float) -> None:
+        """Limit, range and level of the present source function (with
+        :meth:`_send_source`)."""
+
+    # ------------------------------------------------------------------ shared steps
+    def _apply_source(self, setting: SourceSetting) -> None:
+        """Source function, then limit, range and level of ``setting``; remembered as the
+        user's source, to put back after sweeps and pulses."""
+        self._select_mode(setting.function)
+        self._user_source = setting
+        self._program_source(setting.limit, setting.range, setting.level)
+
+    def _set_output(self, command: str, on: bool) -> None:
+        """Send the output on/off ``command``; ``on`` is the state from then on."""
+        self._conn.write(command)
+        self._output_enabled = on  # what was sent is the state, even if the check fails
+        self._conn.check_errors(command)
+
+    def _select_mode(self, mode: str) -> None:
+        """Switch the source function to ``mode`` if needed; refused, unsent, while the
+        output is on in the other function."""
+        if self._mode == mode:
+            return
+        if self._mode is not None and self._output_enabled:
+            # the instrument might drop the output; a V source silently becoming an I
+            # source is not something to do to a device under test anyway
+            raise LimitError(f"{self.name}: turn the output off before switching V/I source")
+        self._send(self._mode_commands(mode))
+        self._mode, self._source_range = mode, None
+
+    def _send_source(self, limit_cmd: str, range_head: str, rng: float, level_cmd: str) -> None:
+        """Send compliance ``limit_cmd``, range ``rng`` (``range_head`` and the value, only
+        if it changes) and ``level_cmd``, ordered by :func:`order_source_commands`."""
+        old = self._source_range
+        range_cmd = None if old == rng else f"{range_head} {fmt(rng)}"
+        shrinking = old is not None and rng < old
+        self._send(order_source_commands(limit_cmd, range_cmd, level_cmd, shrinking=shrinking))
+        self._source_range = rng
+
+    def _range_for(self, levels_V) -> float:
+        """The smallest voltage range that holds the largest of ``levels_V`` (V)."""
+        peak = float(np.max(np.abs(levels_V)))
+        return self._pick_range(None, peak, self.ranges.voltage_ranges_V, "range")
+
+    def _check_sweep_points(self, n: int, most: int) -> None:
+        """Refuse a sweep of ``n`` points when the instrument takes at most ``most``."""
+        if n > most:
+            raise LimitError(f"{self.name} sweeps at most {most} points, got {n}")
+
+    def _put_back(
+        self, was_on: bool, failed: bool, cleanup: Callable[[], None] | None = None
+    ) -> None:
+        """After a sweep or pulse: see :func:`put_source_back`."""
+        put_source_back(
+            was_on=was_on,
+            failed=failed,
+            setting=self._user_source,
+            program=self._apply_source,
+            set_output=self._enable_output,
+            cleanup=cleanup,
+        )
+
+    def _send(self, commands: list[str]) -> None:
+        """Configure command by command; after a failure the cached state is unknown."""
+        try:
+            for command in commands:
+                self._conn.configure(command)
+        except InstrumentError:
+            self._mode, self._source_range = None, None
+            raise
+
+
+class MultiChannelInstrument:
+    """An instrument whose channels share one connection, identity and error queue.
+
+    ``resource`` is an open pyvisa message-based resource or a VISA resource string
+    (opened with ``resource_manager`` or a new manager for ``backend``); ``timeout_s`` is
+    the I/O timeout in seconds. An instrument that is not one of ``models`` is refused.
+    """
+
+    def __init__(
+        self,
+        resource: str | MessageBasedResource,
+        *,
+        name: str,
+        models: tuple[str, ...],
+        read_errors: ErrorReader = read_scpi_errors,
+        resource_manager: pyvisa.ResourceManager | None = None,
+        backend: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.name = name
+        self.connection = Connection.open(
+            resource,
+            name=name,
+            read_errors=read_errors,
+            resource_manager=resource_manager,
+            backend=backend,
+            timeout_s=timeout_s,
+        )
+        self.identity = self.connection.identify(*models)
+
+    def check_errors(self) -> None:
+        self.connection.check_errors()
+
+    def close(self) -> None:
+        """Close the VISA resource if this driver opened it (outputs are left as they are)."""
+        self.connection.close()
+
+
+class InstrumentChannel(VisaSourceMeter):
+    """One channel of a :class:`MultiChannelInstrument`, named ``"<instrument> <label>"``."""
+
+    def __init__(
+        self, instrument: MultiChannelInstrument, label: str, limits: SafetyLimits
+    ) -> None:
+        name = f"{instrument.name} {label}"
+        super().__init__(limits=limits, name=name, connection=instrument.connection)
+        self.instrument = instrument
+
+    @property
+    def identity(self) -> Identity:
+        return self.instrument.identity
 
 
 def _clip(text: str, limit: int = 120) -> str:

@@ -32,4 +32,17 @@ __all__ = [
     "VirtualClock",
     "WallClock",
     "__version__",
+    "list_runs",
+    "load_run",
 ]
+
+# Loaded on first use: they need pandas, which `import rramlab` does not load.
+_LAZY = {"load_run": "rramlab.run_log", "list_runs": "rramlab.run_log"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rramlab' has no attribute {name!r}")

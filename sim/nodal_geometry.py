@@ -4,13 +4,15 @@ What depends only on the network (:class:`_Geometry`: each side's lines and node
 line, cell conductance sums, line connectivity), what depends also on which lines float
 (:class:`_Config`: line kinds, the tridiagonal matrix of every line with held nodes
 decoupled, the coupling between unknown nodes), the batched operators that move values
-between row nodes, column nodes and cells, and :class:`_LinearResult`, the node
-voltages every backend returns. Voltages of a side are arrays (B, n_lines, n_nodes).
+between row nodes, column nodes and cells, :class:`_LinearResult`, the node voltages
+every backend returns, and :class:`_PrimarySide`, the solve of the backends that solve
+for one side's nodes. Voltages of a side are arrays (B, n_lines, n_nodes).
 """
 
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -251,3 +253,32 @@ class _LinearResult(NamedTuple):
     x_c: np.ndarray  # (B, C, n_c)
     iterations: int
     relative_residual: float
+
+
+class _PrimarySide(ABC):
+    """A backend that solves for the nodes of one side, the primary (p), and eliminates
+    the other (e); ``rows_primary`` says which side is which. Its ``solve`` puts the
+    right-hand sides and the guess in that order and the node voltages back in rows,
+    columns order; :meth:`_solve_primary` is the backend's own solve."""
+
+    rows_primary: bool
+
+    def solve(
+        self,
+        b_r: np.ndarray,
+        b_c: np.ndarray,
+        guess_r: np.ndarray | None,
+        guess_c: np.ndarray | None,
+    ) -> _LinearResult:
+        b_p, b_e = (b_r, b_c) if self.rows_primary else (b_c, b_r)
+        guess_p = guess_r if self.rows_primary else guess_c
+        x_p, x_e, iterations, residual = self._solve_primary(b_p, b_e, guess_p)
+        if self.rows_primary:
+            return _LinearResult(x_p, x_e, iterations, residual)
+        return _LinearResult(x_e, x_p, iterations, residual)
+
+    @abstractmethod
+    def _solve_primary(
+        self, b_p: np.ndarray, b_e: np.ndarray, guess_p: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, int, float]:
+        """Node voltages (x_p, x_e), iterations and relative residual."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from rramlab.sim.nodal_geometry import _Config, _LinearResult
+from rramlab.sim.nodal_geometry import _Config, _PrimarySide
 
 
-class _DenseIdealLines:
+class _DenseIdealLines(_PrimarySide):
     """Ideal lines: eliminate the diagonal side, Cholesky the other side's Schur complement."""
 
     def __init__(self, cfg: _Config):
@@ -43,21 +43,13 @@ class _DenseIdealLines:
             schur = np.diag(self.d_p[self.unknown]) - (self.g_u / self.d_e) @ self.g_u.T
             self.chol = cho_factor(schur)
 
-    def solve(
-        self,
-        b_r: np.ndarray,
-        b_c: np.ndarray,
-        guess_r: np.ndarray | None,
-        guess_c: np.ndarray | None,
-    ) -> _LinearResult:
-        b_p, b_e = (b_r, b_c) if self.rows_primary else (b_c, b_r)
+    def _solve_primary(
+        self, b_p: np.ndarray, b_e: np.ndarray, guess_p: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, int, float]:
         b_p, b_e = b_p[:, :, 0], b_e[:, :, 0]
         x_p = b_p.copy()
         if self.chol is not None:
             rhs = b_p[:, self.unknown] + (b_e / self.d_e) @ self.g_u.T
             x_p[:, self.unknown] = cho_solve(self.chol, rhs.T).T
         x_e = (b_e + x_p @ self.coupling) / self.d_e
-        x_p, x_e = x_p[:, :, None], x_e[:, :, None]
-        if self.rows_primary:
-            return _LinearResult(x_p, x_e, 0, 0.0)
-        return _LinearResult(x_e, x_p, 0, 0.0)
+        return x_p[:, :, None], x_e[:, :, None], 0, 0.0

@@ -22,12 +22,12 @@ from rramlab.sim.nodal_geometry import (
     _couple_to_cols,
     _couple_to_rows,
     _Geometry,
-    _LinearResult,
+    _PrimarySide,
 )
 from rramlab.sim.tridiagonal import SymmetricTridiagonal
 
 
-class _SchurPcg:
+class _SchurPcg(_PrimarySide):
     """Resistive lines: PCG on the Schur complement of one side, line-solve preconditioned.
 
     The side with fewer nodes is the PCG unknown ("primary", p); the other side (e) is
@@ -60,15 +60,9 @@ class _SchurPcg:
             return _couple_to_cols(cfg.g_eff, cfg.g_eff_t, x_p, geom.cols.n_nodes)
         return _couple_to_rows(cfg.g_eff, x_p, geom.rows.n_nodes)
 
-    def solve(
-        self,
-        b_r: np.ndarray,
-        b_c: np.ndarray,
-        guess_r: np.ndarray | None,
-        guess_c: np.ndarray | None,
-    ) -> _LinearResult:
-        b_p, b_e = (b_r, b_c) if self.rows_primary else (b_c, b_r)
-        guess = guess_r if self.rows_primary else guess_c
+    def _solve_primary(
+        self, b_p: np.ndarray, b_e: np.ndarray, guess_p: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, int, float]:
         batch, shape_p, shape_e = b_p.shape[0], b_p.shape, b_e.shape
         last: list[np.ndarray] = []  # [x, T_e^-1 G^T x] of the latest apply_w call
 
@@ -82,7 +76,7 @@ class _SchurPcg:
 
         w_e = solve_e(b_e.copy())
         b_red = b_p.reshape(batch, -1) + self._to_primary(w_e).reshape(batch, -1)
-        x0 = None if guess is None else guess.reshape(batch, -1)
+        x0 = None if guess_p is None else guess_p.reshape(batch, -1)
         x_p, iterations, residual = _pcg(
             _SplitOperator(self.tri_p.solve, self.tri_p.matvec, apply_w),
             b_red,
@@ -95,10 +89,7 @@ class _SchurPcg:
             x_e = w_e + last[1]  # T_e^-1 (b_e + G^T x_p) without another solve
         else:
             x_e = solve_e(b_e + self._to_eliminated(x_p.reshape(shape_p)))
-        x_p = x_p.reshape(shape_p)
-        if self.rows_primary:
-            return _LinearResult(x_p, x_e, iterations, residual)
-        return _LinearResult(x_e, x_p, iterations, residual)
+        return x_p.reshape(shape_p), x_e, iterations, residual
 
 
 # --------------------------------------------------------------------------- PCG

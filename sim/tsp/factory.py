@@ -19,9 +19,16 @@ import math
 from collections.abc import Callable
 
 from rramlab.sim.tsp.errors import out_of_range
-from rramlab.sim.tsp.objects import HostFunction, arg, arg_number, arg_table, bad_argument
+from rramlab.sim.tsp.objects import (
+    HostFunction,
+    arg,
+    arg_number,
+    arg_table,
+    bad_argument,
+    table_numbers,
+)
 from rramlab.sim.tsp.smu import Smu2600
-from rramlab.sim.tsp.values import LuaTable, to_number
+from rramlab.sim.tsp.values import LuaTable
 
 
 def functions() -> dict[str, HostFunction]:
@@ -96,12 +103,7 @@ def _listed(kind: str) -> Callable[[list[object]], None]:
         table: LuaTable = arg_table(args, 2, fname)
         stime = _seconds(args, 3, fname)
         points = _points(args, 4, fname)
-        levels = []
-        for item in table.array():
-            x = to_number(item)
-            if x is None:
-                raise bad_argument(2, fname, "table of numbers", item)
-            levels.append(x)
+        levels = table_numbers(table, 2, fname)
         if points > len(levels):
             raise out_of_range(f"{fname} points (more than the list holds)", float(points))
         _sweep(smu, kind, levels[:points], stime)

@@ -178,6 +178,18 @@ def arg_table(args: list[object], index: int, fname: str) -> LuaTable:
     return value
 
 
+def table_numbers(table: LuaTable, index: int, fname: str) -> list[float]:
+    """The array part of ``table`` (argument ``index``) as numbers, numeric strings
+    coerced; any other item is a bad argument."""
+    values = []
+    for item in table.array():
+        x = to_number(item)
+        if x is None:
+            raise bad_argument(index, fname, "table of numbers", item)
+        values.append(x)
+    return values
+
+
 def setting_number(value: object, path: str) -> float:
     """A number assigned to an instrument attribute (a numeric string is coerced, as
     Lua does); anything else is a run-time error."""

@@ -37,9 +37,9 @@ from rramlab.sim.tsp.objects import (
     arg_table,
     bad_argument,
     setting_number,
+    table_numbers,
 )
 from rramlab.sim.tsp.smu import Smu2600
-from rramlab.sim.tsp.values import to_number
 
 EVENTS = (
     "SWEEPING_EVENT_ID",
@@ -227,13 +227,7 @@ class TriggerModel(HostObject):
         fname = f"{self.path}.source.list{kind}"
 
         def configure(args: list[object]) -> None:
-            table = arg_table(args, 1, fname)
-            values = []
-            for item in table.array():
-                x = to_number(item)
-                if x is None:
-                    raise bad_argument(1, fname, "table of numbers", item)
-                values.append(x)
+            values = table_numbers(arg_table(args, 1, fname), 1, fname)
             self.sweep_values = self._check_levels(kind, values)
             self.sweep_kind = kind
 

@@ -1,13 +1,9 @@
 """The board on a loopback TCP socket (pyserial socket://), bad clients, and
 `rramlab sim serve` serving it on --port + 1."""
 
-import os
 import re
-import selectors
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -113,56 +109,14 @@ def test_the_server_refuses_a_remote_host_unless_allowed(bench16):
         BoardServer(bench16.board, host="192.0.2.1")
 
 
-FAKE_SERVE = """
-import sys
-import rramlab.sim.bench as bench
-
-class Fake:
-    name = "Fake SMU"
-    def __init__(self, model):
-        self.model, self.out = model, []
-    def write(self, message):
-        if message == "*IDN?":
-            self.out.append("FAKE," + self.model)
-    def read(self):
-        return self.out.pop(0) if self.out else None
-    def clear(self):
-        self.out.clear()
-
-bench.make_smu = lambda model, probes, clock, rng: Fake(model)
-from rramlab.cli import main
-main(["sim", "serve", *sys.argv[1:]])
-"""
-
-
-def test_sim_serve_serves_the_board_after_the_smu(tmp_path, client_class):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", FAKE_SERVE, "--port", "0", "--seed", "6"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        fd, seen = proc.stdout.fileno(), b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            deadline = time.monotonic() + 15
-            while b"Ctrl+C" not in seen and time.monotonic() < deadline:
-                if sel.select(timeout=deadline - time.monotonic()):
-                    chunk = os.read(fd, 4096)
-                    if not chunk:
-                        break
-                    seen += chunk
-        found = re.search(rb"array board: (socket://127\.0\.0\.1:\d+)", seen)
-        assert found, (seen, proc.stderr.read() if proc.poll() is not None else b"")
-        port = serial.serial_for_url(found.group(1).decode(), timeout=5)
-        assert client_class(port).query("*IDN?")[0] == "RRAMLAB,RRAMSIM-AB1,SIM6,1.0.0"
-        port.close()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=5)
-        assert proc.returncode == 0, err
-        assert out.strip().endswith(b"stopped")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+def test_sim_serve_serves_the_board_after_the_smu(sim_serve, client_class):
+    serve = sim_serve("--port", "0", "--seed", "6")
+    seen, _ = serve.read_until(r"Ctrl\+C")
+    found = re.search(r"array board: (socket://127\.0\.0\.1:\d+)", seen)
+    assert found, (seen, serve.proc.stderr.read() if serve.proc.poll() is not None else "")
+    port = serial.serial_for_url(found.group(1), timeout=5)
+    assert client_class(port).query("*IDN?")[0] == "RRAMLAB,RRAMSIM-AB1,SIM6,1.0.0"
+    port.close()
+    out, err = serve.stop(signal.SIGINT)
+    assert serve.proc.returncode == 0, err
+    assert out.strip().endswith("stopped")

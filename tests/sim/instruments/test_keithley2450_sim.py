@@ -25,29 +25,7 @@ def make(row: int = 0, col: int = 0, seed: int = 0):
     return smu, array
 
 
-def ask(smu, message: str) -> str:
-    smu.write(message)
-    response = smu.read()
-    assert response is not None, f"no response to {message!r}"
-    return response
-
-
-def errors(smu) -> list[int]:
-    codes = []
-    while (code := int(ask(smu, ":SYST:ERR?").split(",")[0])) != 0:
-        codes.append(code)
-    return codes
-
-
-def numbers(text: str) -> list[float]:
-    return [float(v) for v in text.split(",")]
-
-
-def expected_current(array: Crossbar, v: float, row: int = 0, col: int = 0) -> float:
-    return float(cell_current(array.conductance_S[row, col], v, array.params))
-
-
-def test_identity_language_and_error_format():
+def test_identity_language_and_error_format(ask):
     smu, _ = make()
     assert ask(smu, "*IDN?") == "KEITHLEY INSTRUMENTS,MODEL 2450,04365704,1.6.4c"
     assert ask(smu, "*LANG?") == "SCPI"
@@ -56,7 +34,7 @@ def test_identity_language_and_error_format():
     assert ask(smu, ":SYSTem:ERRor:NEXT?") == '-113,"Undefined header"'
 
 
-def test_voltage_source_reads_the_cells_current():
+def test_voltage_source_reads_the_cells_current(ask, errors, expected_current):
     smu, array = make()
     smu.write(":SOUR:FUNC VOLT")
     smu.write(":SOUR:VOLT:LEV 0.2")
@@ -72,7 +50,7 @@ def test_voltage_source_reads_the_cells_current():
     assert errors(smu) == []
 
 
-def test_the_read_follows_the_superlinear_iv_not_ohms_law():
+def test_the_read_follows_the_superlinear_iv_not_ohms_law(ask, expected_current):
     smu, array = make()
     smu.write(":SOUR:VOLT 0.6;:SOUR:VOLT:ILIM 1e-3;:OUTP ON")
     current = float(ask(smu, ":READ?"))
@@ -80,7 +58,7 @@ def test_the_read_follows_the_superlinear_iv_not_ohms_law():
     assert current > 1.2 * 0.6 * array.conductance_S[0, 0]
 
 
-def test_compliance_clamps_the_current_at_the_limit_and_trips():
+def test_compliance_clamps_the_current_at_the_limit_and_trips(ask, numbers, expected_current):
     smu, array = make()
     smu.write(":SOUR:VOLT 0.5;:SOUR:VOLT:ILIM 1e-6;:OUTP ON")
     assert expected_current(array, 0.5) > 10e-6  # the cell would carry far more
@@ -93,7 +71,7 @@ def test_compliance_clamps_the_current_at_the_limit_and_trips():
     assert ask(smu, ":SOUR:VOLT:ILIM:LEV:TRIP?") == "0"
 
 
-def test_current_source_with_voltage_limit():
+def test_current_source_with_voltage_limit(ask):
     smu, array = make()
     smu.write(':SOUR:FUNC CURR;:SOUR:CURR 2e-6;:SOUR:CURR:VLIM 2;:SENS:FUNC "VOLT";:OUTP ON')
     voltage = float(ask(smu, ":READ?"))
@@ -105,7 +83,7 @@ def test_current_source_with_voltage_limit():
     assert ask(smu, ":SOUR:CURR:VLIM:TRIP?") == "1"
 
 
-def test_output_off_reads_about_zero_and_leaves_the_cell_alone():
+def test_output_off_reads_about_zero_and_leaves_the_cell_alone(ask):
     smu, array = make()
     g = array.conductance_S[0, 0]
     smu.write(":SOUR:VOLT 3;:SOUR:VOLT:ILIM 1e-3;:OUTP OFF")
@@ -113,7 +91,7 @@ def test_output_off_reads_about_zero_and_leaves_the_cell_alone():
     assert array.conductance_S[0, 0] == g
 
 
-def test_a_linear_sweep_returns_its_points_along_the_iv():
+def test_a_linear_sweep_returns_its_points_along_the_iv(ask, errors, numbers, expected_current):
     smu, array = make()
     smu.write(":SOUR:VOLT:ILIM 1e-3")
     smu.write(":SOUR:SWE:VOLT:LIN 0, 0.4, 5, 0, 1, BEST, OFF")
@@ -129,14 +107,14 @@ def test_a_linear_sweep_returns_its_points_along_the_iv():
     assert errors(smu) == []
 
 
-def test_dual_sweep_runs_back_and_count_repeats():
+def test_dual_sweep_runs_back_and_count_repeats(ask, numbers):
     smu, _ = make()
     smu.write(":SOUR:VOLT:ILIM 1e-3;:SOUR:SWE:VOLT:LIN 0, 0.2, 3, 0, 2, AUTO, OFF, ON;:INIT")
     sources = numbers(ask(smu, ":TRAC:DATA? 1, 12, 'defbuffer1', SOUR"))
     np.testing.assert_allclose(sources, [0, 0.1, 0.2, 0.2, 0.1, 0] * 2, atol=1e-4)
 
 
-def test_a_sweep_aborts_at_the_source_limit_unless_told_otherwise():
+def test_a_sweep_aborts_at_the_source_limit_unless_told_otherwise(ask, numbers):
     smu, _ = make()
     smu.write(":SOUR:VOLT:ILIM 8e-6;:SOUR:SWE:VOLT:LIN 0, 0.5, 6, 0;:INIT")  # failAbort ON
     assert ask(smu, ":TRAC:ACT?") == "3"  # 0, 0.1, then 0.2 V trips (about 10 uA)
@@ -146,7 +124,7 @@ def test_a_sweep_aborts_at_the_source_limit_unless_told_otherwise():
     np.testing.assert_allclose(currents[2:], 8e-6, rtol=1e-3)
 
 
-def test_a_forming_sweep_with_compliance_forms_the_pristine_cell():
+def test_a_forming_sweep_with_compliance_forms_the_pristine_cell(ask):
     smu, array = make(row=1, col=1)
     assert not array.formed[1, 1]
     smu.write(":SENS:CURR:NPLC 0.1;:SOUR:VOLT:ILIM 50e-6")
@@ -159,7 +137,7 @@ def test_a_forming_sweep_with_compliance_forms_the_pristine_cell():
     assert float(ask(smu, ":FETCh?")) == pytest.approx(50e-6, rel=1e-3)  # clamped at the end
 
 
-def test_list_sweep_points_are_the_shortest_pulses_in_bench_time():
+def test_list_sweep_points_are_the_shortest_pulses_in_bench_time(ask, numbers, expected_current):
     smu, array = make()
     assert SPEC.min_pulse_width_s == SHORTEST_PULSE_S == pytest.approx(400e-6)
     smu.write(":SOUR:VOLT:ILIM 1e-3;:SENS:CURR:NPLC 0.01;:SOUR:VOLT:DEL 0")
@@ -195,7 +173,7 @@ def test_a_reading_takes_nplc_line_cycles_of_bench_time():
     )
 
 
-def test_user_buffers_hold_readings_and_statistics():
+def test_user_buffers_hold_readings_and_statistics(ask, errors, numbers):
     smu, _ = make()
     smu.write(':TRAC:MAKE "cycle", 10;:SOUR:VOLT 0.2;:SOUR:VOLT:ILIM 1e-3;:OUTP ON')
     assert ask(smu, ':TRAC:POIN? "cycle"') == "10"
@@ -219,7 +197,7 @@ def test_user_buffers_hold_readings_and_statistics():
     assert errors(smu) == [-222]
 
 
-def test_out_of_range_values_are_refused_and_settings_stay():
+def test_out_of_range_values_are_refused_and_settings_stay(ask, errors):
     smu, _ = make()
     smu.write(":SOUR:VOLT 0.3;:SOUR:VOLT:ILIM 2e-3;:SENS:CURR:NPLC 5")
     for message in (":SOUR:VOLT 250", ":SOUR:VOLT:ILIM 2", ":SENS:CURR:NPLC 20"):
@@ -234,7 +212,7 @@ def test_out_of_range_values_are_refused_and_settings_stay():
     assert errors(smu) == [-222]
 
 
-def test_the_power_envelope_limits_high_current_to_21_volts():
+def test_the_power_envelope_limits_high_current_to_21_volts(errors):
     smu, _ = make()
     smu.write(":SOUR:VOLT:ILIM 0.5;:SOUR:VOLT 30")
     assert errors(smu) == [-221]
@@ -242,7 +220,7 @@ def test_the_power_envelope_limits_high_current_to_21_volts():
     assert errors(smu) == []
 
 
-def test_rst_returns_the_documented_defaults():
+def test_rst_returns_the_documented_defaults(ask, errors):
     smu, _ = make()
     smu.write(':SOUR:FUNC CURR;:SOUR:VOLT 1;:SOUR:VOLT:ILIM 1e-2;:OUTP ON;:SENS:FUNC "VOLT"')
     smu.write(':SENS:CURR:NPLC 0.1;:TRAC:MAKE "mine", 5')
@@ -257,7 +235,7 @@ def test_rst_returns_the_documented_defaults():
     assert errors(smu) == [-224]
 
 
-def test_source_function_change_turns_the_output_off():
+def test_source_function_change_turns_the_output_off(ask):
     smu, _ = make()
     smu.write(":OUTP ON;:SOUR:FUNC CURR")
     assert ask(smu, ":OUTP?") == "0"

@@ -6,7 +6,6 @@ Channel 1 probes cell (0, 0), formed at 50 uA (about 50 uS); channel 2 probes ce
 import numpy as np
 import pytest
 
-from rramlab.sim.cell import cell_current
 from rramlab.sim.crossbar import Crossbar
 from rramlab.sim.instruments.keysight_b2902a import SPEC, KeysightB2902ASim
 from rramlab.sim.params import CrossbarParams
@@ -30,29 +29,7 @@ def make(seed: int = 0):
     return smu, array
 
 
-def ask(smu, message: str) -> str:
-    smu.write(message)
-    response = smu.read()
-    assert response is not None, f"no response to {message!r}"
-    return response
-
-
-def errors(smu) -> list[int]:
-    codes = []
-    while (code := int(ask(smu, ":SYST:ERR?").split(",")[0])) != 0:
-        codes.append(code)
-    return codes
-
-
-def numbers(text: str) -> list[float]:
-    return [float(v) for v in text.split(",")]
-
-
-def expected_current(array: Crossbar, v: float, row: int = 0, col: int = 0) -> float:
-    return float(cell_current(array.conductance_S[row, col], v, array.params))
-
-
-def test_identity_and_signed_error_format():
+def test_identity_and_signed_error_format(ask):
     smu, _ = make()
     assert ask(smu, "*IDN?") == "Keysight Technologies,B2902A,MY51143745,3.4.2011.5100"
     assert ask(smu, ":SYST:ERR?") == '+0,"No error"'
@@ -60,7 +37,7 @@ def test_identity_and_signed_error_format():
     assert ask(smu, ":SYST:ERR?") == '-113,"Undefined header"'
 
 
-def test_voltage_source_reads_the_cells_current():
+def test_voltage_source_reads_the_cells_current(ask, errors, numbers, expected_current):
     smu, array = make()
     smu.write(":SOUR1:FUNC:MODE VOLT")
     smu.write(":SOUR1:VOLT 0.2")
@@ -77,7 +54,7 @@ def test_voltage_source_reads_the_cells_current():
     assert errors(smu) == []
 
 
-def test_optional_roots_and_long_forms_reach_channel_one():
+def test_optional_roots_and_long_forms_reach_channel_one(ask, expected_current):
     smu, array = make()
     smu.write(":VOLT 0.2;:CURR:PROT 1e-3;:OUTP ON")
     assert ask(smu, ":SOUR1:VOLT?;:SENS1:CURR:PROT?") == "+2.000000E-01;+1.000000E-03"
@@ -86,7 +63,7 @@ def test_optional_roots_and_long_forms_reach_channel_one():
     assert ask(smu, ":SOURce2:VOLTage:LEVel:IMMediate:AMPLitude?") == "+0.000000E+00"
 
 
-def test_channel_two_is_independent_of_channel_one():
+def test_channel_two_is_independent_of_channel_one(ask, numbers, expected_current):
     smu, array = make()
     smu.write(":SOUR1:VOLT 0.2;:SENS1:CURR:PROT 1e-3;:OUTP1 ON")
     smu.write(":SOUR2:VOLT 0.3;:SENS2:CURR:PROT 2e-3;:OUTP2 ON")
@@ -100,7 +77,7 @@ def test_channel_two_is_independent_of_channel_one():
     assert float(ask(smu, ":MEAS:CURR? (@1)")) == pytest.approx(ch1, rel=1e-3)
 
 
-def test_compliance_clamps_and_trips_on_its_channel_only():
+def test_compliance_clamps_and_trips_on_its_channel_only(ask, expected_current):
     smu, array = make()
     smu.write(":SOUR1:VOLT 0.5;:SENS1:CURR:PROT 1e-6;:OUTP1 ON")
     assert expected_current(array, 0.5) > 10e-6
@@ -114,7 +91,7 @@ def test_compliance_clamps_and_trips_on_its_channel_only():
     assert ask(smu, ":SENS1:CURR:PROT:TRIP?") == "0"
 
 
-def test_a_linear_sweep_returns_its_points_along_the_iv():
+def test_a_linear_sweep_returns_its_points_along_the_iv(ask, errors, numbers, expected_current):
     smu, array = make()
     smu.write(":SOUR:FUNC:MODE VOLT;:SOUR:VOLT:MODE SWE")
     smu.write(":SOUR:VOLT:STAR 0;:SOUR:VOLT:STOP 0.4;:SOUR:VOLT:POIN 5")
@@ -131,14 +108,14 @@ def test_a_linear_sweep_returns_its_points_along_the_iv():
     assert errors(smu) == []
 
 
-def test_a_list_sweep_sources_its_values():
+def test_a_list_sweep_sources_its_values(ask, numbers):
     smu, _ = make()
     smu.write(":SOUR:VOLT:MODE LIST;:SOUR:LIST:VOLT 0.1,0.3,0.2;:TRIG:COUN 3")
     assert ask(smu, ":SOUR:LIST:VOLT:POIN?") == "+3"
     assert numbers(ask(smu, ":READ:ARR:SOUR? (@1)")) == pytest.approx([0.1, 0.3, 0.2])
 
 
-def test_a_pulse_holds_the_peak_for_exactly_its_width_in_bench_time():
+def test_a_pulse_holds_the_peak_for_exactly_its_width_in_bench_time(errors):
     smu, array = make()
     twin = formed_array()
     smu.write(":SENS:CURR:PROT 1e-2;:SENS:FUNC:OFF:ALL;:SOUR:FUNC:SHAP PULS")
@@ -158,7 +135,7 @@ def test_a_pulse_holds_the_peak_for_exactly_its_width_in_bench_time():
     assert longer.conductance_S[0, 0] < 0.99 * g_smu  # and its width mattered
 
 
-def test_a_reading_inside_a_pulse_sees_the_peak():
+def test_a_reading_inside_a_pulse_sees_the_peak(ask, expected_current):
     smu, array = make()
     smu.write(':SENS:CURR:PROT 1e-3;:SENS:FUNC "CURR";:SENS:CURR:APER 1e-4')
     smu.write(":SOUR:FUNC:SHAP PULS;:SOUR:VOLT 0;:SOUR:VOLT:TRIG 0.3;:SOUR:PULS:WIDT 5e-4")
@@ -171,7 +148,7 @@ def test_a_reading_inside_a_pulse_sees_the_peak():
     assert float(ask(smu, ":MEAS:CURR?")) == pytest.approx(0.0, abs=1e-9)  # back at base
 
 
-def test_a_reading_that_ends_with_the_pulse_is_allowed():
+def test_a_reading_that_ends_with_the_pulse_is_allowed(ask, errors, expected_current):
     smu, array = make()
     width, aperture = 1e-4, 2e-5
     smu.write(":SOUR:FUNC:SHAP PULS;:SOUR:VOLT:TRIG 0.3;:SENS:CURR:PROT 1e-3;:OUTP ON")
@@ -182,7 +159,7 @@ def test_a_reading_that_ends_with_the_pulse_is_allowed():
     assert float(ask(smu, ":FETC:CURR?")) == pytest.approx(expected_current(array, 0.3), 2e-3)
 
 
-def test_a_reading_across_a_pulse_edge_is_refused_and_nothing_runs():
+def test_a_reading_across_a_pulse_edge_is_refused_and_nothing_runs(errors):
     smu, array = make()
     g = array.conductance_S[0, 0]
     smu.write(":SOUR:FUNC:SHAP PULS;:SOUR:VOLT:TRIG -1.5;:SOUR:PULS:WIDT 5e-4")
@@ -194,7 +171,7 @@ def test_a_reading_across_a_pulse_edge_is_refused_and_nothing_runs():
     assert array.conductance_S[0, 0] == g
 
 
-def test_pulse_width_and_levels_are_range_checked():
+def test_pulse_width_and_levels_are_range_checked(ask, errors):
     smu, _ = make()
     smu.write(":SOUR:PULS:WIDT 50e-6")
     assert errors(smu) == []
@@ -204,7 +181,7 @@ def test_pulse_width_and_levels_are_range_checked():
     assert SPEC.min_pulse_width_s == 50e-6
 
 
-def test_out_of_range_values_are_refused_and_settings_stay():
+def test_out_of_range_values_are_refused_and_settings_stay(ask, errors):
     smu, _ = make()
     smu.write(":SOUR:VOLT 0.3;:SENS:CURR:NPLC 2")
     for message in (":SOUR:VOLT 300", ":SENS:CURR:PROT 5", ":SENS:CURR:NPLC 200"):
@@ -219,7 +196,7 @@ def test_out_of_range_values_are_refused_and_settings_stay():
     assert errors(smu) == [-221]
 
 
-def test_rst_returns_defaults_on_both_channels():
+def test_rst_returns_defaults_on_both_channels(ask):
     smu, _ = make()
     smu.write(":SOUR2:VOLT 1;:OUTP2 ON;:SENS2:CURR:PROT 1e-2;:SOUR2:FUNC:SHAP PULS")
     smu.write(":TRIG2:COUN 7;:FORM:ELEM:SENS CURR")
@@ -230,7 +207,7 @@ def test_rst_returns_defaults_on_both_channels():
     assert ask(smu, ":FORM:ELEM:SENS?") == "VOLT,CURR,RES,TIME,STAT,SOUR"
 
 
-def test_output_off_reads_about_zero():
+def test_output_off_reads_about_zero(ask):
     smu, array = make()
     g = array.conductance_S[0, 0]
     smu.write(":SOUR:VOLT 3;:OUTP:ON:AUTO OFF;:OUTP OFF")
@@ -238,7 +215,7 @@ def test_output_off_reads_about_zero():
     assert ask(smu, ":OUTP?") == "0" and array.conductance_S[0, 0] == g
 
 
-def test_a_spot_reading_takes_nplc_line_cycles_of_bench_time():
+def test_a_spot_reading_takes_nplc_line_cycles_of_bench_time(ask):
     smu, array = make()
     smu.write(":SENS:CURR:NPLC 2;:OUTP ON")
     t0 = array.clock.now()
@@ -246,7 +223,7 @@ def test_a_spot_reading_takes_nplc_line_cycles_of_bench_time():
     assert array.clock.now() - t0 == pytest.approx(COMMAND_S + 2 / 50 + SPEC.measure_overhead_s)
 
 
-def test_timer_triggers_pace_the_points():
+def test_timer_triggers_pace_the_points(ask, errors, numbers):
     smu, array = make()
     smu.write(":TRIG:SOUR TIM;:TRIG:TIM 0.1;:TRIG:COUN 3;:SENS:CURR:NPLC 0.1;:OUTP ON")
     t0 = array.clock.now()
@@ -258,7 +235,7 @@ def test_timer_triggers_pace_the_points():
     assert errors(smu) == [-221]
 
 
-def test_format_elements_select_what_measure_returns():
+def test_format_elements_select_what_measure_returns(ask, numbers, expected_current):
     smu, array = make()
     smu.write(":FORM:ELEM:SENS CURR,SOUR;:SOUR:VOLT 0.2;:SENS:CURR:PROT 1e-3;:OUTP1 ON;:OUTP2 ON")
     values = numbers(ask(smu, ":MEAS? (@1,2)"))
