@@ -48,3 +48,22 @@ class InstrumentError(RramlabError):
 
 class InstrumentTimeout(InstrumentError):
     """An instrument did not answer in time."""
+
+
+class StationFileError(RramlabError, ValueError):
+    """A station file is malformed (raised before any instrument is opened).
+
+    ``path`` is the file as given; ``problems`` lists each ``(where, what)``: ``where``
+    is a field path such as ``instruments.k2636.driver`` (or ``line 5``, or ``""`` for
+    the file as a whole) and ``what`` says what was expected and what was found. The
+    message has one line per problem: ``<path>: <where>: <what>``.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        self.path = str(path)
+        self.problems = list(problems)
+        lines = [
+            f"{self.path}: {where}: {what}" if where else f"{self.path}: {what}"
+            for where, what in self.problems
+        ]
+        super().__init__("\n".join(lines))
