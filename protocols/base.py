@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from rramlab.clock import VirtualClock
 from rramlab.errors import RramlabError
 
 
@@ -98,14 +99,22 @@ def _convert(name: str, text: str, hint: Any) -> Any:
         if hint in (int, float, str):
             return hint(text)
         if origin is tuple:
-            parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
             inner = args[0] if args else float
             if inner is tuple or typing.get_origin(inner) is tuple:
-                raise ValueError  # nested tuples are set from Python, not the command line
-            return tuple(inner(p) for p in parts)
+                # pairs such as cells: "0,0; 1,2" (pairs by ';', members by ',')
+                kinds = typing.get_args(inner) or (float, float)
+                return tuple(
+                    tuple(kind(v) for kind, v in zip(kinds, _split(pair, ","), strict=True))
+                    for pair in _split(text, ";")
+                )
+            return tuple(inner(p) for p in _split(text.replace(";", ","), ","))
     except (TypeError, ValueError):
         raise ValueError(f"{name}={text!r}: expected {getattr(hint, '__name__', hint)}") from None
     raise ValueError(f"{name} cannot be set from the command line")
+
+
+def _split(text: str, separator: str) -> list[str]:
+    return [part.strip(" ()[]") for part in text.split(separator) if part.strip(" ()[]")]
 
 
 class RunContext:
@@ -159,6 +168,11 @@ class RunContext:
         logged so far reach the disk first: a long wait is when a crash costs most."""
         if self.writer is not None and seconds >= 1.0:
             self.writer.flush()
+        if isinstance(self.station.clock, VirtualClock):
+            # Virtual time passes at once: nothing to interrupt in between.
+            self.check_abort()
+            self.station.clock.sleep(seconds)
+            return
         remaining = float(seconds)
         while remaining > 0:
             self.check_abort()

@@ -31,7 +31,7 @@ from rramlab.limits import SafetyLimits
 log = logging.getLogger(__name__)
 
 #: The simulated bench ``open_station()`` opens when given no station file.
-DEFAULT_SIMULATION = {"seed": 0, "rows": 16, "cols": 16, "smu": "2450"}
+DEFAULT_SIMULATION = {"seed": 0, "rows": 16, "cols": 16, "smu": "2450", "params": None}
 DEFAULT_SIM_LIMITS = SafetyLimits(max_voltage_V=5.0, max_current_A=1e-3, max_pulse_width_s=1.0)
 
 
@@ -133,7 +133,8 @@ def _source_channels(instrument: Any) -> list[SourceMeter]:
 def open_station(path: str | Path | None = None, **simulation: Any) -> Station:
     """Open the station described by the station file at ``path`` (YAML or TOML,
     docs/station-file.md); with no file, the simulated bench (keyword arguments override
-    :data:`DEFAULT_SIMULATION`: ``seed``, ``rows``, ``cols``, ``smu``). A malformed file
+    :data:`DEFAULT_SIMULATION`: ``seed``, ``rows``, ``cols``, ``smu``, and ``params``, a
+    mapping of :class:`~rramlab.sim.params.CrossbarParams` fields). A malformed file
     raises :class:`~rramlab.errors.StationFileError` before anything is opened."""
     if path is not None:
         from rramlab.station_file import open_station_file
@@ -180,7 +181,10 @@ def open_simulated_station(
     data = {
         "station": name,
         "limits": dataclasses.asdict(limits),
-        "simulation": {key: _integral(settings[key]) for key in ("seed", "rows", "cols")},
+        "simulation": {
+            **{key: _integral(settings[key]) for key in ("seed", "rows", "cols")},
+            **({"params": dict(settings["params"])} if settings.get("params") else {}),
+        },
         "instruments": {
             "smu": {
                 "driver": driver,

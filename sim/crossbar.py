@@ -542,12 +542,14 @@ class Crossbar:
                 continue
             width = dose.ravel()[due]
             np.put(dose, due, 0.0)
+            # A disturb is not a programming event: it does not restart the cells' aging.
             self._switch(
                 due,
                 np.full(due.size, sign * DOSE_REF_V),
                 width,
                 np.full(due.size, np.inf),
                 record=False,
+                programming=False,
             )
 
     def _materialize_rows(self, rows: np.ndarray | None = None) -> None:
@@ -575,6 +577,7 @@ class Crossbar:
         limits: np.ndarray | float,
         *,
         record: bool = True,
+        programming: bool = True,
     ) -> np.ndarray:
         """Full switching physics for the cells at flat ``index`` (None: every cell, in
         order); ``v``, ``width_s`` and ``limits`` are scalars or per selected cell.
@@ -622,7 +625,8 @@ class Crossbar:
             currents = np.where(
                 result.broke_down, cell.cell_current(g_new, result.v_cell_V, p), currents
             )
-        ages = np.where(result.switched_ln > PROGRAMMING_EVENT_LN, 0.0, _gather(c.age_s, index))
+        restart = programming & (result.switched_ln > PROGRAMMING_EVENT_LN)
+        ages = np.where(restart, 0.0, _gather(c.age_s, index))
         _scatter(c.g_S, index, g_new)
         _scatter(c.formed, index, result.formed)
         _scatter(c.form_progress, index, result.form_progress)

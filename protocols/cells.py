@@ -1,0 +1,223 @@
+"""Helpers every single-cell protocol needs: the ``cells`` parameter, the ``via``
+access path, checks of pulse and read values against a station, and averaged reads.
+
+The checks raise ``ValueError`` naming the parameter (``LimitError`` where a station or
+instrument limit is the reason), so a protocol's ``check()``/``check_station()`` fail
+before anything reaches an instrument.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from rramlab.errors import LimitError
+from rramlab.protocols.access import VIA, CellAccess, CellReading
+
+Cell = tuple[int, int]
+Cells = tuple[Cell, ...]
+
+# A width check compares floats that came from text (the command line, a YAML file):
+# a relative slack of 1e-9 keeps "1e-3" from failing against 0.001.
+_REL_SLACK = 1e-9
+
+
+# ---------------------------------------------------------------------- cells
+def normalize_cells(value: Any, field: str = "cells") -> Cells:
+    """``value`` as a tuple of distinct ``(row, col)`` pairs of integers >= 0.
+
+    Accepts any sequence of pairs (tuples, lists: what a run's ``meta.json`` gives back)
+    or a string ``"r,c; r,c"``. Raises ValueError naming ``field``.
+    """
+    if isinstance(value, str):
+        value = parse_cells(value, field)
+    try:
+        pairs = [tuple(p) for p in value]
+    except TypeError:
+        raise ValueError(f"{field} must be a sequence of (row, col) pairs, got {value!r}") from None
+    if not pairs:
+        raise ValueError(f"{field} must name at least one cell")
+    out: list[Cell] = []
+    for pair in pairs:
+        if len(pair) != 2 or not all(_is_index(i) for i in pair):
+            raise ValueError(f"{field}: {pair!r} is not a (row, col) pair of integers >= 0")
+        cell = (int(pair[0]), int(pair[1]))
+        if cell in out:
+            raise ValueError(f"{field}: cell {cell} is listed twice")
+        out.append(cell)
+    return tuple(out)
+
+
+def parse_cells(text: str, field: str = "cells") -> Cells:
+    """Cells written as text: ``"0,0; 1,2"`` (pairs separated by ``;``, row and
+    column by ``,`` or ``:``)."""
+    pairs = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        numbers = [n for n in re.split(r"[,:\s]+", part.strip("()[] ")) if n]
+        if len(numbers) != 2 or not all(n.isdigit() for n in numbers):
+            raise ValueError(f"{field}: {part!r} is not 'row,col'")
+        pairs.append((int(numbers[0]), int(numbers[1])))
+    return tuple(pairs)
+
+
+def check_cells_fit(cells: Iterable[Cell], station: Any, field: str = "cells") -> None:
+    """Every cell lies inside ``station.array_shape`` (the board's tile, or the single
+    probed device (0, 0) of a station without a board)."""
+    rows, cols = station.array_shape
+    for row, col in cells:
+        if not (row < rows and col < cols):
+            raise LimitError(
+                f"{field}: cell ({row}, {col}) is outside station {station.name!r}'s "
+                f"{rows} x {cols} array"
+            )
+
+
+def _is_index(value: Any) -> bool:
+    """An integer >= 0 of any integral type (numpy's too), but not a bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return operator.index(value) >= 0
+    except TypeError:
+        return False
+
+
+# ---------------------------------------------------------------------- numbers
+def check_number(
+    field: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    nonzero: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """``value`` as a finite float, with optional bounds; ValueError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{field} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{field} must be finite, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{field} must be > 0, got {value:g}")
+    if nonzero and value == 0:
+        raise ValueError(f"{field} must not be 0")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{field} must be >= {minimum:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{field} must be <= {maximum:g}, got {value:g}")
+    return value
+
+
+def check_count(field: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an integer in ``minimum..maximum``; ValueError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{field} must be an integer, got {value!r}")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = "" if maximum is None else f"..{maximum}"
+        raise ValueError(f"{field} must be in {minimum}{upper}, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------- access paths
+def ramp_length(start: float, stop: float, step: float) -> int:
+    """Points of a ramp from ``start`` towards ``stop`` in steps of |``step``|, both ends
+    included when the step divides the span (computed without building the ramp, so a
+    check can refuse a huge one)."""
+    return math.floor(abs(stop - start) / abs(step) + 1e-9) + 1
+
+
+def check_via(via: Any, field: str = "via") -> None:
+    if via not in VIA:
+        raise ValueError(f"{field} must be one of {', '.join(VIA)}, got {via!r}")
+
+
+def check_via_station(via: str, station: Any, field: str = "via") -> None:
+    """The station has what ``via`` needs: an SMU for "smu", an array board for "board"."""
+    if via == "smu" and station.smu is None:
+        raise ValueError(f"{field}='smu': station {station.name!r} has no SMU")
+    if via == "board" and station.board is None:
+        raise ValueError(
+            f"{field}='board': station {station.name!r} has no array board (use via='smu')"
+        )
+
+
+def pulse_width_range_s(station: Any, via: str) -> tuple[float, float]:
+    """Shortest and longest pulse (s) the access path can make within the station's
+    limits: the SMU's minimum (e.g. 1 ms on a 2450) or the board's pulse generator."""
+    longest = station.limits.max_pulse_width_s
+    if via == "board":
+        lo, hi = station.board.capabilities.pulse_width_s
+        return lo, min(hi, longest)
+    return station.smu.min_pulse_width_s, longest
+
+
+def shortest_pulse_s(station: Any, via: str) -> float:
+    return pulse_width_range_s(station, via)[0]
+
+
+def max_pulse_voltage_V(station: Any, via: str) -> float:
+    """Largest |pulse amplitude| (V): the station's limit and the instrument's range."""
+    if via == "board":
+        instrument = station.board.capabilities.pulse_amplitude_V
+    else:
+        instrument = station.smu.ranges.max_voltage_V
+    return min(station.limits.max_voltage_V, instrument)
+
+
+def check_pulse_width(station: Any, via: str, width_s: float, field: str = "width_s") -> None:
+    lo, hi = pulse_width_range_s(station, via)
+    if width_s < lo * (1 - _REL_SLACK) or width_s > hi * (1 + _REL_SLACK):
+        raise LimitError(
+            f"{field}={width_s:g} s: via={via!r} on station {station.name!r} makes pulses "
+            f"of {lo:g}..{hi:g} s"
+        )
+
+
+def check_pulse_voltage(station: Any, via: str, v_V: float, field: str) -> None:
+    top = max_pulse_voltage_V(station, via)
+    if abs(v_V) > top:
+        raise LimitError(
+            f"{field}={v_V:g} V: beyond the {top:g} V that via={via!r} on station "
+            f"{station.name!r} may apply (safety limit max_voltage_V="
+            f"{station.limits.max_voltage_V:g} V)"
+        )
+
+
+def check_compliance(station: Any, via: str, i_A: float, field: str) -> None:
+    """A current limit (A) the station allows and the access path can set."""
+    if i_A > station.limits.max_current_A:
+        raise LimitError(
+            f"{field}={i_A:g} A exceeds station {station.name!r}'s safety limit "
+            f"max_current_A={station.limits.max_current_A:g} A"
+        )
+    if via == "smu":
+        lo = station.smu.ranges.min_current_limit_A
+        if i_A < lo:
+            raise LimitError(f"{field}={i_A:g} A is below the SMU's smallest limit {lo:g} A")
+
+
+def check_read_voltage(station: Any, via: str, v_V: float, field: str = "v_read_V") -> None:
+    """A read voltage the path can apply (the board's read DAC range is about 1 V)."""
+    top = station.limits.max_voltage_V
+    if via == "board":
+        top = min(top, station.board.capabilities.dac_range_V)
+    if abs(v_V) > top:
+        raise LimitError(f"{field}={v_V:g} V: via={via!r} reads at most {top:g} V")
+
+
+# ---------------------------------------------------------------------- reads
+def mean_read(access: CellAccess, row: int, col: int, v_read_V: float, repeats: int = 1) -> float:
+    """Mean conductance (S) of ``repeats`` reads of one cell at ``v_read_V``: averaging
+    shrinks read noise by sqrt(repeats)."""
+    readings: list[CellReading] = [access.read(row, col, v_read_V) for _ in range(repeats)]
+    return float(sum(r.g_S for r in readings) / len(readings))
