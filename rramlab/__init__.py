@@ -34,10 +34,18 @@ __all__ = [
     "__version__",
     "list_runs",
     "load_run",
+    "open_station",
+    "run_protocol",
 ]
 
-# Loaded on first use: they need pandas, which `import rramlab` does not load.
-_LAZY = {"load_run": "rramlab.run_log", "list_runs": "rramlab.run_log"}
+# Loaded on first use: they need pandas and the drivers, which `import rramlab` does not
+# load (the command line stays quick to start).
+_LAZY = {
+    "load_run": "rramlab.run_log",
+    "list_runs": "rramlab.run_log",
+    "open_station": "rramlab.station",
+    "run_protocol": "rramlab.runner",
+}
 
 
 def __getattr__(name: str):

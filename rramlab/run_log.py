@@ -3,11 +3,11 @@ measured, :func:`load_run` reads one run back, :func:`list_runs` tabulates a fol
 runs. The file layout is described in :mod:`rramlab.run_files`.
 
 Rows reach the disk in chunks. :meth:`RunWriter.log` buffers them and writes a Parquet
-part file once the buffer holds ``flush_rows`` (256) rows or ``flush_interval_s`` (1 s,
+part file once the buffer holds ``flush_rows`` (4096) rows or ``flush_interval_s`` (1 s,
 wall time) has passed since the last write, checked at each ``log`` call;
 :meth:`RunWriter.finish` writes the rest whatever the status. A process killed between
 two writes (SIGKILL, power cut, ``os._exit``) therefore loses only the rows still in
-the buffer: fewer than 256, logged less than a second after the previous write, or
+the buffer: fewer than 4096, logged less than a second after the previous write, or
 logged just before a long pause without further ``log`` calls (call
 :meth:`RunWriter.flush` before such a pause). Its ``meta.json`` keeps status
 ``"running"``; :func:`load_run` still reads every part written.
@@ -81,7 +81,7 @@ class RunWriter:
         instruments: dict[str, str],
         seed: int | None,
         clock: Any,
-        flush_rows: int = 256,
+        flush_rows: int = 4096,  # each part costs an fsync: bound the loss by time first
         flush_interval_s: float = 1.0,
     ) -> RunWriter:
         """Make a new run folder under ``out_dir`` (created if missing) and write its

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def python_blocks(path: Path) -> list[str]:
@@ -18,7 +18,8 @@ def python_blocks(path: Path) -> list[str]:
     [(p, i) for p in DOCUMENTS for i in range(len(python_blocks(p)))],
     ids=lambda v: v.name if isinstance(v, Path) else str(v),
 )
-def test_python_example_runs(path, index, capsys):
+def test_python_example_runs(path, index, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples write runs and pictures where they stand
     exec(compile(python_blocks(path)[index], f"{path.name}[{index}]", "exec"), {})
 
 

@@ -141,7 +141,7 @@ def test_run_folders_never_overwrite_one_another(tmp_path, monkeypatch):
 
 
 def test_many_log_calls_write_several_parts_and_read_back_in_order(tmp_path):
-    writer = make_writer(tmp_path)
+    writer = make_writer(tmp_path, flush_rows=256)
     frames = [points(10 * k, 10) for k in range(100)]
     for frame in frames:
         writer.log(frame)
@@ -209,7 +209,7 @@ def test_a_killed_process_keeps_every_row_written_before_it(tmp_path):
 
         writer = RunWriter.create(
             {str(tmp_path)!r}, protocol="retention", params={{}}, station={{}},
-            instruments={{}}, seed=1, clock=VirtualClock(), flush_interval_s=1e9,
+            instruments={{}}, seed=1, clock=VirtualClock(), flush_interval_s=1e9, flush_rows=256,
         )
         print(writer.path, flush=True)
         for k in range(30):  # 300 rows: one part written at 260 rows
