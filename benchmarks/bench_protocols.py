@@ -35,15 +35,16 @@ def main() -> None:
         t0 = time.perf_counter()
         bare_pulses(st)
         bare = time.perf_counter() - t0
-        params = {"count": PULSES, "v_pulse_V": 0.5, "width_s": 1e-3,
-                  "i_compliance_A": 100e-6}
+        params = {"count": PULSES, "v_pulse_V": 0.5, "width_s": 1e-3, "i_compliance_A": 100e-6}
         t0 = time.perf_counter()
         result = run_protocol(st, "pulse", params, out_dir=out)
         proto = time.perf_counter() - t0
         print(f"1. pulse: {PULSES} pulses + reads of one cell through the SMU")
         print(f"   bare driver calls  {bare * 1e3:7.0f} ms")
-        print(f"   pulse protocol     {proto * 1e3:7.0f} ms   {proto / bare:.2f}x   "
-              f"({len(result.data)} rows logged)")
+        print(
+            f"   pulse protocol     {proto * 1e3:7.0f} ms   {proto / bare:.2f}x   "
+            f"({len(result.data)} rows logged)"
+        )
 
         repeats = 20
         t0 = time.perf_counter()
@@ -55,8 +56,10 @@ def main() -> None:
         proto = time.perf_counter() - t0
         print(f"2. read-map: {repeats} reads of a 16x16 tile through the board")
         print(f"   bare read_tile()   {bare * 1e3:7.0f} ms")
-        print(f"   read-map protocol  {proto * 1e3:7.0f} ms   {proto / bare:.2f}x   "
-              f"({len(result.data)} rows logged)")
+        print(
+            f"   read-map protocol  {proto * 1e3:7.0f} ms   {proto / bare:.2f}x   "
+            f"({len(result.data)} rows logged)"
+        )
 
 
 if __name__ == "__main__":

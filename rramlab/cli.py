@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from rramlab import __version__
+from rramlab.cli_results import plot, runs, show
+from rramlab.cli_run import protocols, run
 from rramlab.cli_sim import sim
 
 
@@ -17,26 +21,36 @@ def main() -> None:
 @main.command()
 @click.option("--seed", default=1, show_default=True, help="Seed of the simulated bench.")
 @click.option(
-    "--rows",
+    "--block",
     default=8,
     show_default=True,
-    type=click.IntRange(4, 256),
-    help="Word lines of the demo array.",
+    type=click.IntRange(4, 16),
+    help="Side of the block of cells formed and programmed (of the 16 x 16 array).",
 )
 @click.option(
-    "--cols",
-    default=8,
+    "--out",
+    default="runs",
     show_default=True,
-    type=click.IntRange(4, 256),
-    help="Bit lines of the demo array.",
+    type=click.Path(file_okay=False),
+    help="Folder the run folders are made in.",
 )
-def demo(seed: int, rows: int, cols: int) -> None:
-    """Run the main job end to end on the simulated bench and print a summary."""
+def demo(seed: int, block: int, out: str) -> None:
+    """Form, program, read, keep and compute with a simulated array; print a summary.
+
+    Runs forming, program-levels (8 levels, 0.5-35 uS), read-map and retention (1e4 s
+    of virtual time) on the simulated 16 x 16 bench, each into a run folder under
+    --out, then checks an analog MVM and a matrix inversion on the board against numpy.
+    """
     from rramlab.demo import run_demo
 
-    run_demo(seed=seed, rows=rows, cols=cols)
+    run_demo(seed=seed, block=block, out=Path(out))
 
 
+main.add_command(run)
+main.add_command(protocols)
+main.add_command(runs)
+main.add_command(show)
+main.add_command(plot)
 main.add_command(sim)
 
 if __name__ == "__main__":  # pragma: no cover

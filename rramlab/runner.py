@@ -55,7 +55,8 @@ def run_protocol(
     """Run ``protocol`` on ``station`` and keep its rows in a new folder under
     ``out_dir``. Bad parameters raise before anything is sent or written. On any
     exception or Ctrl-C every output is turned off, the rows measured so far are kept,
-    the run is marked aborted or failed, and the exception propagates."""
+    the run is marked aborted or failed, and the exception propagates with the run
+    folder as its ``run_path`` attribute."""
     spec = get(protocol) if isinstance(protocol, str) else protocol
     values = make_params(spec, params)
     values.check_station(station)
@@ -74,10 +75,12 @@ def run_protocol(
     except (KeyboardInterrupt, Aborted) as stop:
         station.all_outputs_off()
         writer.finish("aborted", error=str(stop) or "interrupted by the user")
+        stop.run_path = writer.path  # where the rows measured before the stop are
         raise
     except BaseException as error:
         station.all_outputs_off()
         writer.finish("failed", error=f"{type(error).__name__}: {error}")
+        error.run_path = writer.path
         raise
     writer.finish("completed")
     return RunResult(ctx.dataframe(), writer.path, writer.meta)

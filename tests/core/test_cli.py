@@ -5,9 +5,11 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
+from rich.console import Console
 
 import rramlab
 from rramlab.cli import main
+from rramlab.run_log import list_runs, load_run
 
 
 def test_version_prints_the_package_version():
@@ -17,35 +19,76 @@ def test_version_prints_the_package_version():
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", rramlab.__version__)
 
 
-def test_help_lists_the_demo():
+def test_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    assert "demo" in result.output
+    for command in ("demo", "run", "protocols", "runs", "show", "plot", "sim"):
+        assert re.search(rf"^\s+{command}\s", result.output, flags=re.M), command
 
 
-def test_demo_forms_programs_and_computes_on_the_simulated_array():
-    from rich.console import Console
-
+def test_demo_forms_programs_keeps_and_computes_on_the_simulated_bench(tmp_path):
     from rramlab.demo import run_demo
 
-    console = Console(file=open("/dev/null", "w"))
-    figures = run_demo(seed=5, rows=8, cols=8, console=console)
-    assert figures["cells formed"] >= 60  # ~1% of cells are made defective
-    assert figures["MVM relative error vs G^T v"] < 0.05
-    assert figures["INV relative error vs numpy.linalg.solve"] < 0.2
+    with open("/dev/null", "w") as sink:
+        figures = run_demo(seed=5, console=Console(file=sink), out=tmp_path)
+
+    # Forming: nearly every cell of the 8 x 8 block forms (~1% of cells are defective),
+    # a formed cell conducts, a cell never pulsed does not.
+    assert figures["cells in block"] == 64
+    assert figures["cells formed"] >= 60
+    assert figures["min g of formed cells (S)"] >= 5e-6  # the forming threshold
+    assert figures["median g of never-formed cells (S)"] < 0.5e-6
+    assert 2.5 < figures["median forming voltage (V)"] < 4.0
+
+    # Eight levels, 0.5-35 uS, programmed within +-5% and read back so by read-map.
+    levels = figures["levels"]
+    assert [round(lv["target_S"] * 1e6, 2) for lv in (levels[0], levels[-1])] == [0.5, 35.0]
+    assert sum(lv["cells"] for lv in levels) == figures["cells formed"]
+    for level in levels:
+        if level["cells"]:
+            assert abs(level["mean_S"] / level["target_S"] - 1) < 0.05, level
+    assert figures["inside tolerance (board verify)"] >= 0.95
+    assert figures["inside tolerance (read-map)"] >= 0.9
+
+    # Retention: conductance drifts down, by a few percent over 1e4 s.
+    assert -0.15 < figures["drift after 10000 s"] < -0.01
+
+    # Computing on the board against numpy.
+    assert figures["MVM relative error"] < 0.05
+    assert figures["INV relative error"] < 0.15
     assert 10e-9 < figures["INV settling time (s)"] < 2e-6
 
+    # Every step is a completed run folder.
+    runs = figures["runs"]
+    assert list(runs) == [
+        "forming",
+        "program-levels",
+        "read-map",
+        "retention",
+        "program-inv",
+        "read-inv",
+    ]
+    for path in runs.values():
+        data, meta = load_run(path)
+        assert meta["status"] == "completed" and len(data) == meta["rows"] > 0
+    assert figures["wall time (s)"] < 20
 
-def test_demo_command_prints_its_tables():
-    result = CliRunner().invoke(main, ["demo", "--seed", "2"])
+
+def test_demo_command_prints_its_tables_and_writes_its_runs(tmp_path):
+    out = tmp_path / "demo-runs"
+    result = CliRunner().invoke(main, ["demo", "--seed", "2", "--block", "4", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "8 levels" in result.output and "INV relative error" in result.output
+    for text in ("Levels", "cells formed", "MVM", "INV", "drift after", "Runs written"):
+        assert text in result.output, text
+    table = list_runs(out)
+    assert len(table) == 6 and set(table["status"]) == {"completed"}
+    assert f"rramlab plot {out}" in result.output
 
 
-def test_demo_refuses_a_too_small_array():
-    result = CliRunner().invoke(main, ["demo", "--rows", "2"])
+def test_demo_refuses_a_too_small_block():
+    result = CliRunner().invoke(main, ["demo", "--block", "2"])
     assert result.exit_code == 2
-    assert "--rows" in result.output and "2 is not in the range 4<=x<=256" in result.output
+    assert "--block" in result.output and "2 is not in the range 4<=x<=16" in result.output
 
 
 def test_console_script_entry_point_runs():
