@@ -36,6 +36,7 @@ from rramlab.drivers.source_meter import SweepResult
 from rramlab.protocols import cells as cellcheck
 from rramlab.protocols.base import ProtocolParams, ProtocolSpec, RunContext
 
+MIN_FIELD = 0.02  # chord conductances below this fraction of the peak level are noise
 LOW_FIELD = 0.25  # points with |V| up to this fraction of the peak give the reference
 PEAK_WITHIN = 0.99  # the RESET peak: the first point within 1% of the largest |I|
 MAX_POINTS_PER_BRANCH = 1000
@@ -100,7 +101,7 @@ def detect_set(
     """Index of the SET point on the outgoing half (0 -> +V) of a branch (source levels,
     measured voltages and currents), None if the chord conductance never rises
     ``factor``-fold over its low-field value."""
-    g = _chord(v_V, i_A)
+    g = _chord(v_V, i_A, v_source_V)
     ref = _low_field(v_source_V, g)
     if not math.isfinite(ref) or ref <= 0:
         return None
@@ -117,17 +118,21 @@ def detect_reset(
     if not np.isfinite(current).any():
         return None
     peak = int(np.flatnonzero(current >= PEAK_WITHIN * np.nanmax(current))[0])
-    g = _chord(v_V, i_A)
+    g = _chord(v_V, i_A, v_source_V)
     after = g[peak + 1 :]
     if after.size and np.nanmin(after) <= g[peak] / factor:
         return peak
     return None
 
 
-def _chord(v_V: np.ndarray, i_A: np.ndarray) -> np.ndarray:
+def _chord(v_V: np.ndarray, i_A: np.ndarray, v_source_V: np.ndarray) -> np.ndarray:
+    """|I/V| at each point; NaN where the source was (nearly) at 0 V, where the ratio of
+    two noise readings means nothing (it once "detected" a SET at 0 V)."""
     v = np.asarray(v_V, dtype=float)
+    source = np.abs(np.asarray(v_source_V, dtype=float))
+    meaningful = (v != 0) & (source > MIN_FIELD * source.max())
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(v != 0, np.abs(np.asarray(i_A, dtype=float) / v), np.nan)
+        return np.where(meaningful, np.abs(np.asarray(i_A, dtype=float) / v), np.nan)
 
 
 def _low_field(v_source_V: np.ndarray, g: np.ndarray) -> float:

@@ -148,6 +148,15 @@ def test_bad_values_fail_when_made(changes):
         iv_sweep.IvSweepParams(**changes)
 
 
+def test_a_pristine_cell_shows_no_switching(station, run):
+    # Below the forming voltage nothing switches; near 0 V the chord |I/V| is the ratio
+    # of two noise readings and must not count as a SET.
+    data = run(station, iv_sweep.SPEC, iv_sweep.IvSweepParams(cells=((1, 1),), cycles=2))
+    assert station.bench.array.conductance_S[1, 1] < 1e-8
+    assert data.v_set_V.isna().all() and data.v_reset_V.isna().all()
+    assert not data.switched.any()
+
+
 def test_runs_on_a_station_without_a_board(smu_only_station, station, form, run):
     form(station, ((0, 0),))
     data = run(smu_only_station, iv_sweep.SPEC, iv_sweep.IvSweepParams(cycles=2))
