@@ -2,6 +2,7 @@
 rramlab.drivers, rramlab.protocols and rramlab.sim in a normal (wheel) install too."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
