@@ -8,7 +8,14 @@ A :class:`Connection` wraps one pyvisa message-based resource and knows how to
 - send a query and validate the reply: numbers that do not parse, or the wrong number
   of them, become an ``InstrumentError`` naming the instrument and the command, never a
   bare ``ValueError``/``IndexError`` (:meth:`Connection.query_numbers` and friends);
-- turn pyvisa failures into ``InstrumentError``/``InstrumentTimeout``.
+- turn pyvisa failures into ``InstrumentError``/``InstrumentTimeout``/``ConnectionLost``,
+  naming the instrument and the command;
+- survive a flaky link without ever doing something twice: a query that only reads
+  state (:data:`IDEMPOTENT_QUERIES`) is sent again, at most :data:`QUERY_RETRIES` more
+  times, when its reply is lost, late or unreadable, after a resynchronisation (device
+  clear, flush, stale replies drained); anything else (a setting, a measurement, a
+  destructive read such as ``SYST:ERR?``) is sent once, and a failure around it raises
+  an error that says whether it may have taken effect (docs/faults.md).
 
 After a sweep or pulse every driver puts its channel back as the user left it: the
 last ``source_voltage()``/``source_current()`` (a :class:`SourceSetting`) programmed
@@ -17,8 +24,10 @@ again and the output on or off as before (:func:`put_source_back`, run through
 
 The drivers' channels share one base, :class:`VisaSourceMeter`: a :class:`SourceMeter`
 on a connection that caches the source function and range, switches the function only
-with the output off, programs limit, range and level in a safe order and puts the
-user's source back after sweeps and pulses; a driver supplies its own commands. A
+with the output off, programs limit, range and level in a safe order, puts the
+user's source back after sweeps and pulses and, after turning an output off, asks the
+instrument whether it really is off (:class:`~rramlab.errors.OutputStuckError` if
+not); a driver supplies its own commands. A
 two-channel instrument is a :class:`MultiChannelInstrument` (the connection, identity
 and error queue its :class:`InstrumentChannel` channels share).
 
@@ -30,6 +39,8 @@ the same call always sends the same bytes (recorded pyvisa-sim dialogues rely on
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
@@ -42,9 +53,18 @@ from pyvisa import constants
 from pyvisa import errors as visa_errors
 from pyvisa.resources import MessageBasedResource
 
+from rramlab import instrument_lock
 from rramlab.drivers.source_meter import Identity, SourceMeter
-from rramlab.errors import InstrumentError, InstrumentTimeout, LimitError
+from rramlab.errors import (
+    ConnectionLost,
+    InstrumentError,
+    InstrumentTimeout,
+    LimitError,
+    OutputStuckError,
+)
 from rramlab.limits import SafetyLimits
+
+log = logging.getLogger(__name__)
 
 #: default I/O timeout (s); long operations (sweeps) pass their own
 DEFAULT_TIMEOUT_S = 10.0
@@ -52,6 +72,49 @@ DEFAULT_TIMEOUT_S = 10.0
 MAX_ERRORS_PER_CHECK = 32
 #: SMUs report overflow / "not a number" as 9.9e37 (Keithley) or 9.91e37 (Keysight)
 _NOT_A_NUMBER = 9.9e37
+#: an idempotent query is sent at most this many more times after a failed attempt
+QUERY_RETRIES = 2
+#: while resynchronising, how long (s, at most the I/O timeout) to wait for a late reply
+RESYNC_WAIT_S = 0.25
+
+#: Queries that only read state, so sending one again after its reply was lost, late or
+#: unreadable changes nothing. Matched (case-insensitive) against the whole message.
+#: Not here, on purpose: measurements (``:READ?``, ``:MEAS?``, ``smuX.measure.iv()``:
+#: each one holds the source on the device for another integration time), destructive
+#: reads (``SYST:ERR?``, ``errorqueue.next()``: a lost reply takes its entry with it),
+#: ``*OPC?`` (it waits for an operation; a timeout there is a real problem) and
+#: anything with ``;`` or a setting in it. See docs/faults.md.
+IDEMPOTENT_QUERIES: tuple[str, ...] = (
+    r"\*IDN\?",
+    r"\*LANG\?",
+    r"\*STB\?",
+    r":?SYST(EM)?:ERR(OR)?:COUN(T)?\?",
+    r":?OUTP(UT)?[12]?(:STAT(E)?)?\?",
+    r":?SOUR(CE)?[12]?:FUNC(TION)?(:MODE)?\?",
+    r":?SOUR(CE)?[12]?:PULS(E)?:WIDT(H)?\?",
+    r":?SOUR(CE)?[12]?:(VOLT|CURR)(AGE|ENT)?:(ILIM|VLIM)(IT)?:TRIP(PED)?\?",
+    r":?SENS(E)?[12]?:(VOLT|CURR)(AGE|ENT)?:PROT(ECTION)?:TRIP(PED)?\?",
+    r":?TRAC(E)?:DATA\?[^;]*",  # reading a buffer leaves it as it is
+    r":?FETC(H)?(:ARR(AY)?)?\?[^;]*",  # the last acquisition, again
+    r"print\((errorqueue\.count|smu[ab]\.source\.(compliance|output))\)",
+    r"waitcomplete\(\) printbuffer\([^;]*\)",
+)
+_IDEMPOTENT = re.compile("|".join(f"(?:{q})" for q in IDEMPOTENT_QUERIES), re.IGNORECASE)
+
+
+def is_idempotent(command: str) -> bool:
+    """Whether ``command`` is a query that may be sent again (:data:`IDEMPOTENT_QUERIES`)."""
+    return _IDEMPOTENT.fullmatch(command.strip()) is not None
+
+
+def output_state_query(off_command: str) -> str:
+    """The query that reads the output state a command sets: ``:OUTP1 OFF`` ->
+    ``:OUTP1?``; TSP ``smua.source.output = smua.OUTPUT_OFF`` ->
+    ``print(smua.source.output)``."""
+    if "=" in off_command:
+        return f"print({off_command.split('=', 1)[0].strip()})"
+    return off_command.split()[0] + "?"
+
 
 T = TypeVar("T")
 #: reads and empties the error queue; returns (code, message) for every real error
@@ -235,6 +298,10 @@ class Connection:
         self._rm = resource_manager  # keep alive the manager we created, if any
         self._desynced = False  # a reply may still be in flight after a timeout
         self._suspect: str | None = None  # a command that failed before the queue was read
+        self._lost: str | None = None  # why the link is gone, once it is
+        self.retries = QUERY_RETRIES
+        #: how often an idempotent query was sent again, and how often that rescued it
+        self.stats = {"retried": 0, "recovered": 0, "resynced": 0, "timeouts": 0}
 
     @classmethod
     def open(
@@ -256,9 +323,11 @@ class Connection:
             rm = resource_manager or (
                 pyvisa.ResourceManager(backend) if backend else pyvisa.ResourceManager()
             )
+            lock = _lock_instrument(resource, rm, name)  # InstrumentInUseError if taken
             try:
                 res = rm.open_resource(resource)
             except visa_errors.Error as exc:
+                instrument_lock.release(lock)
                 raise InstrumentError(f"cannot open {resource}: {exc}", instrument=name) from exc
         else:
             if resource_manager is not None or backend is not None:
@@ -271,36 +340,35 @@ class Connection:
         res.read_termination = "\n"
         res.write_termination = "\n"
         res.timeout = timeout_s * 1000.0
-        return cls(
+        conn = cls(
             res,
             name=name,
             read_errors=read_errors,
             owns_resource=isinstance(resource, str),
             resource_manager=rm if resource_manager is None else None,
         )
+        conn.instrument_lock = lock if isinstance(resource, str) else None
+        return conn
 
     # ------------------------------------------------------------------ raw I/O
     def write(self, command: str) -> None:
-        """Send one message (no error check)."""
-        self._resync()
+        """Send one message (no error check). Never repeated: if it fails, whether it
+        reached the instrument is unknown."""
+        self._check_link(command)
+        self._resync(command)
         try:
             self.resource.write(command)
-        except visa_errors.Error as exc:
+        except (visa_errors.Error, OSError) as exc:
             raise self._translate(exc, command) from exc
 
-    def query(self, command: str, *, timeout_s: float | None = None) -> str:
+    def query(
+        self, command: str, *, timeout_s: float | None = None, retry: bool | None = None
+    ) -> str:
         """Send ``command`` and return the reply line, stripped. ``timeout_s`` extends
-        the timeout for this query only (s)."""
-        self._resync()
-        old = self.resource.timeout
-        if timeout_s is not None:
-            self.resource.timeout = max(old, timeout_s * 1000.0)
-        try:
-            return self.resource.query(command).strip()
-        except visa_errors.Error as exc:
-            raise self._translate(exc, command) from exc
-        finally:
-            self.resource.timeout = old
+        the timeout for this query only (s). ``retry`` (default: :func:`is_idempotent`)
+        sends it again, after a resynchronisation, when the reply is lost, late or not
+        ASCII."""
+        return self._ask(command, lambda text: text, timeout_s=timeout_s, retry=retry)
 
     # ------------------------------------------------------------------ checked I/O
     def configure(self, command: str) -> None:
@@ -310,9 +378,33 @@ class Connection:
 
     def check_errors(self, command: str = "") -> None:
         """Read the whole error queue; raise the oldest error (code and message as the
-        instrument gave them, ``command`` as the culprit) if there is any."""
+        instrument gave them, ``command`` as the culprit) if there is any. If the queue
+        cannot be read (a lost or garbled reply), raise that, naming ``command``: whether
+        it took effect is then unknown."""
         suspect, self._suspect = self._suspect, None
-        errors = self._read_errors(self)
+        timeouts = self.stats["timeouts"]
+        try:
+            errors = self._read_errors(self)
+        except InstrumentError as exc:
+            if not command:
+                raise
+            self._suspect = command  # the next check may still find its error
+            raise type(exc)(
+                f"the error queue could not be read ({exc.message}, {exc.command!r}), so "
+                "whether it took effect is unknown",
+                instrument=self.name,
+                command=command,
+            ) from exc
+        if command and not errors and self.stats["timeouts"] > timeouts:
+            # A reply went missing around the command (a hang may have swallowed it, too):
+            # an empty queue read afterwards does not prove that it arrived.
+            self._suspect = command
+            raise InstrumentTimeout(
+                "a reply was lost while the error queue was read, so whether it took "
+                "effect is unknown",
+                instrument=self.name,
+                command=command,
+            )
         if not errors:
             return
         if suspect is not None and suspect != command:
@@ -325,30 +417,50 @@ class Connection:
         raise InstrumentError(message, code=code, instrument=self.name, command=command)
 
     def query_numbers(
-        self, command: str, *, count: int | None = None, timeout_s: float | None = None
+        self,
+        command: str,
+        *,
+        count: int | None = None,
+        timeout_s: float | None = None,
+        retry: bool | None = None,
     ) -> np.ndarray:
-        """Query and parse a list of numbers (exactly ``count`` if given)."""
-        text = self.query(command, timeout_s=timeout_s)
-        return parse_numbers(text, instrument=self.name, command=command, count=count)
+        """Query and parse a list of numbers (exactly ``count`` if given). An
+        idempotent query (``retry``, see :meth:`query`) is also sent again when the
+        reply does not parse."""
 
-    def query_number(self, command: str) -> float:
+        def parse(text: str) -> np.ndarray:
+            return parse_numbers(text, instrument=self.name, command=command, count=count)
+
+        return self._ask(command, parse, timeout_s=timeout_s, retry=retry)
+
+    def query_number(self, command: str, *, retry: bool | None = None) -> float:
         """Query one number."""
-        return float(self.query_numbers(command, count=1)[0])
+        return float(self.query_numbers(command, count=1, retry=retry)[0])
 
-    def query_flag(self, command: str, *, timeout_s: float | None = None) -> bool:
+    def query_flag(
+        self, command: str, *, timeout_s: float | None = None, retry: bool | None = None
+    ) -> bool:
         """Query a 0/1 or true/false flag."""
-        text = self.query(command, timeout_s=timeout_s)
-        return parse_flag(text, instrument=self.name, command=command)
+
+        def parse(text: str) -> bool:
+            return parse_flag(text, instrument=self.name, command=command)
+
+        return self._ask(command, parse, timeout_s=timeout_s, retry=retry)
 
     def query_identity(self, command: str = "*IDN?") -> Identity:
         """Query and parse an IEEE 488.2 identification string."""
-        text = self.query(command)
-        try:
-            return Identity.parse(text)
-        except ValueError:
-            raise InstrumentError(
-                f"unexpected identification {_clip(text)!r}", instrument=self.name, command=command
-            ) from None
+
+        def parse(text: str) -> Identity:
+            try:
+                return Identity.parse(text)
+            except ValueError:
+                raise InstrumentError(
+                    f"unexpected identification {_clip(text)!r}",
+                    instrument=self.name,
+                    command=command,
+                ) from None
+
+        return self._ask(command, parse, timeout_s=None, retry=None)
 
     def identify(self, *accepted_models: str) -> Identity:
         """``*IDN?``, refusing an instrument that is not one of ``accepted_models``
@@ -369,45 +481,125 @@ class Connection:
         return identity
 
     def close(self) -> None:
-        """Close the resource if this connection opened it."""
-        if self._owns_resource:
-            self.resource.close()
+        """Close the resource if this connection opened it (and release its lock)."""
+        try:
+            if self._owns_resource:
+                self.resource.close()
+        finally:
+            instrument_lock.release(getattr(self, "instrument_lock", None))
 
     # ------------------------------------------------------------------ internals
-    def _translate(self, exc: visa_errors.Error, command: str) -> InstrumentError:
+    def _ask(self, command: str, parse: Callable[[str], T], *, timeout_s, retry) -> T:
+        """Query and parse; an idempotent query is sent again (after a resync) while
+        its reply is lost, late or does not parse, at most :attr:`retries` times."""
+        if retry is None:
+            retry = is_idempotent(command)
+        attempts = 1 + (self.retries if retry else 0)
+        suspect = self._suspect
+        for attempt in range(attempts):
+            try:
+                result = parse(self._query_once(command, timeout_s))
+            except ConnectionLost:
+                raise
+            except InstrumentError as exc:
+                # the reply was late, cut or garbled: the rest may still be on its way
+                self._desynced = True
+                if attempt + 1 < attempts:
+                    self.stats["retried"] += 1
+                    log.info("%s: %s; sending %r again", self.name, exc.message, command)
+                    continue
+                if attempt:
+                    exc.add_note(f"sent {attempts} times, resynchronising in between")
+                raise
+            if attempt:
+                self._suspect = suspect  # the failed attempts queued no error
+                self.stats["recovered"] += 1
+            return result
+        raise AssertionError("unreachable")
+
+    def _query_once(self, command: str, timeout_s: float | None) -> str:
+        self._check_link(command)
+        self._resync(command)
+        old = self.resource.timeout
+        if timeout_s is not None:
+            self.resource.timeout = max(old, timeout_s * 1000.0)
+        try:
+            return self.resource.query(command).strip()
+        except (visa_errors.Error, OSError) as exc:
+            raise self._translate(exc, command) from exc
+        except UnicodeDecodeError as exc:  # line noise: bytes no reply of ours contains
+            raise InstrumentError(
+                f"garbled reply (not ASCII: {exc.object[:40]!r})",
+                instrument=self.name,
+                command=command,
+            ) from None
+        finally:
+            with contextlib.suppress(visa_errors.Error, OSError):
+                self.resource.timeout = old
+
+    def _check_link(self, command: str) -> None:
+        if self._lost is not None:
+            raise ConnectionLost(
+                f"the connection was lost earlier ({self._lost}); open the instrument again",
+                instrument=self.name,
+                command=command,
+            )
+
+    def _translate(self, exc: Exception, command: str) -> InstrumentError:
         self._suspect = command
-        if (
-            isinstance(exc, visa_errors.VisaIOError)
-            and exc.error_code == constants.StatusCode.error_timeout
-        ):
+        code = getattr(exc, "error_code", None)
+        if code == constants.StatusCode.error_timeout:
             # the reply may still arrive and would be taken for the next one's
             self._desynced = True
+            self.stats["timeouts"] += 1
             return InstrumentTimeout(
                 f"no reply within {self.resource.timeout / 1000.0:g} s",
                 instrument=self.name,
                 command=command,
             )
+        if code == constants.StatusCode.error_connection_lost or not isinstance(
+            exc, visa_errors.Error
+        ):
+            self._lost = str(exc) or type(exc).__name__
+            return ConnectionLost(
+                f"connection lost: {self._lost}", instrument=self.name, command=command
+            )
         return InstrumentError(f"I/O error: {exc}", instrument=self.name, command=command)
 
-    def _resync(self) -> None:
-        """After a timeout: device-clear (aborts a pending reply) where the interface
-        supports it, then discard anything that still arrives."""
+    def _resync(self, command: str = "") -> None:
+        """After a failed exchange: device clear (aborts a pending reply and ends a
+        hang, where the interface has it), flush the read buffer, then discard
+        whatever still arrives within :data:`RESYNC_WAIT_S`."""
         if not self._desynced:
             return
         self._desynced = False
-        try:
-            self.resource.clear()
-        except (NotImplementedError, visa_errors.Error):
-            pass  # not every interface (raw sockets, pyvisa-sim) has device clear
+        self.stats["resynced"] += 1
+        # Raw sockets have no device clear; pyvisa-py's stand-in drains the socket and
+        # never returns once the peer has closed it, so it is skipped there.
+        socket = str(getattr(self.resource, "resource_name", "")).upper().endswith("::SOCKET")
+        for step in (self._flush_reads,) if socket else (self.resource.clear, self._flush_reads):
+            try:
+                step()
+            except OSError as exc:
+                raise self._translate(exc, command) from exc
+            except (NotImplementedError, visa_errors.Error) as exc:
+                if getattr(exc, "error_code", None) == constants.StatusCode.error_connection_lost:
+                    raise self._translate(exc, command) from exc
+                # not every interface (pyvisa-sim) has device clear or flush
         old = self.resource.timeout
-        self.resource.timeout = 50.0
+        self.resource.timeout = min(old, RESYNC_WAIT_S * 1000.0)
         try:
             for _ in range(100):
                 self.resource.read_raw()
         except visa_errors.Error:
             pass  # nothing (more) to discard
+        except OSError as exc:
+            raise self._translate(exc, command) from exc
         finally:
             self.resource.timeout = old
+
+    def _flush_reads(self) -> None:
+        self.resource.flush(constants.BufferOperation.discard_read_buffer)
 
 
 class VisaSourceMeter(SourceMeter):
@@ -455,10 +647,68 @@ class VisaSourceMeter(SourceMeter):
         self._program_source(setting.limit, setting.range, setting.level)
 
     def _set_output(self, command: str, on: bool) -> None:
-        """Send the output on/off ``command``; ``on`` is the state from then on."""
-        self._conn.write(command)
-        self._output_enabled = on  # what was sent is the state, even if the check fails
-        self._conn.check_errors(command)
+        """Send the output on/off ``command``.
+
+        On: the driver believes the output is on as soon as the command may have left,
+        so a failure never hides a live output. Off: the driver then asks the
+        instrument (:meth:`output_query`) and believes the answer; still on raises
+        :class:`~rramlab.errors.OutputStuckError`. If the off command or its error check
+        fails, the answer sets the belief (unreadable: on) and the failure is raised,
+        unless it was only the link's (a lost or garbled reply, not an error the
+        instrument reported) and the output is off: then the off took effect, and that
+        is logged and accepted.
+        """
+        if on:
+            self._output_enabled = True
+            self._conn.write(command)
+            self._conn.check_errors(command)
+            return
+        query = self.output_query(command)
+        try:
+            self._conn.write(command)
+            self._conn.check_errors(command)
+        except InstrumentError as failure:
+            if query is None or isinstance(failure, ConnectionLost):
+                raise  # the belief stays as it was: on, if it was on
+            try:
+                still_on = self._output_is_on(query)
+            except InstrumentError as unreadable:
+                self._output_enabled = True  # unknown: assume the worst
+                failure.add_note(f"the output state could not be read back: {unreadable}")
+                raise failure from None
+            self._output_enabled = still_on
+            if still_on:
+                failure.add_note(f"{query} says the output is still on")
+                raise
+            if failure.code is not None:  # the instrument reported an error: tell
+                raise
+            log.warning("%s; %s says the output is off", failure, query)
+            return
+        if query is None:
+            self._output_enabled = False
+            return
+        self._output_enabled = self._output_is_on(query)
+        if self._output_enabled:
+            raise OutputStuckError(
+                f"the output is still on ({query} says so); "
+                "check the instrument before touching the device",
+                instrument=self.name,
+                command=command,
+            )
+
+    def output_query(self, off_command: str) -> str | None:
+        """The query that reads back the output state after ``off_command`` (None: the
+        instrument cannot tell, and the state is not verified)."""
+        return output_state_query(off_command)
+
+    def _output_is_on(self, query: str) -> bool:
+        """Ask the instrument whether the output is on (retried: a state query)."""
+        value = self._conn.query_numbers(query, count=1, retry=True)[0]
+        if not np.isfinite(value):
+            raise InstrumentError(
+                f"output state reply {value!r} is not 0 or 1", instrument=self.name, command=query
+            )
+        return bool(value != 0)
 
     def _select_mode(self, mode: str) -> None:
         """Switch the source function to ``mode`` if needed; refused, unsent, while the
@@ -565,6 +815,14 @@ class InstrumentChannel(VisaSourceMeter):
     @property
     def identity(self) -> Identity:
         return self.instrument.identity
+
+
+def _lock_instrument(
+    resource: str, rm: pyvisa.ResourceManager, name: str
+) -> instrument_lock.InstrumentLock | None:
+    """Lock ``resource`` for this process before it is opened (rramlab.instrument_lock):
+    a second process gets InstrumentInUseError; in-process simulations need no lock."""
+    return instrument_lock.lock_visa_resource(resource, rm, instrument=name)
 
 
 def _clip(text: str, limit: int = 120) -> str:

@@ -4,7 +4,8 @@
 SMU on a loopback raw socket (``--port``, 5025 by default, as LXI instruments do), so any
 program, in any language, can drive it with the real instrument's command set, and its
 array board on the port after it (``--port`` + 1), reachable with pyserial as
-``socket://127.0.0.1:<port+1>`` (docs/board-protocol.md).
+``socket://127.0.0.1:<port+1>`` (docs/board-protocol.md). ``--fault`` and
+``--fault-file`` inject seeded faults into the links (docs/faults.md).
 """
 
 from __future__ import annotations
@@ -53,14 +54,36 @@ def sim() -> None:
     is_flag=True,
     help="Allow a non-loopback --host (anyone who can reach it drives the bench).",
 )
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="TARGET:KEY=VALUE,...",
+    help="Inject faults, repeatable; TARGET is smu, the SMU model or board, e.g. "
+    "2450:latency=0.01,drop=0.01,garble=0.01,seed=1 (keys: docs/faults.md).",
+)
+@click.option(
+    "--fault-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file of --fault rules, one per line (# comments).",
+)
 def serve(
-    host: str, port: int, smu: str, seed: int, rows: int, cols: int, allow_remote: bool
+    host: str,
+    port: int,
+    smu: str,
+    seed: int,
+    rows: int,
+    cols: int,
+    allow_remote: bool,
+    faults: tuple[str, ...],
+    fault_file: str | None,
 ) -> None:
     """Serve a simulated bench on TCP until Ctrl+C (SIGINT) or SIGTERM.
 
     Prints the VISA resource names it serves, e.g. TCPIP0::127.0.0.1::5025::SOCKET
     (pyvisa-py: set read_termination="\\n").
     """
+    rules = _fault_rules(faults, fault_file)
     from rramlab.sim.bench import SimulatedBench
     from rramlab.sim.board_server import BoardServer
     from rramlab.sim.tcp_server import InstrumentServer, is_loopback
@@ -80,6 +103,7 @@ def serve(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     instrument = bench.smus[smu]
+    injected = _inject(bench, rules)
     server = InstrumentServer(
         instrument, host=host, port=port, lock=bench_lock(bench), allow_remote=allow_remote
     )
@@ -105,6 +129,8 @@ def serve(
         click.echo(f"rramlab simulated bench: seed {seed}, {rows} x {cols} crossbar")
         click.echo(f"{instrument.name}: {server.resource_name}")
         click.echo(f"array board: {board_server.resource_name}")
+        for line in injected:
+            click.echo(f"fault: {line}")
         click.echo("Ctrl+C stops.")
         # stdout may be a pipe: whoever started us waits for the resource names.
         click.get_text_stream("stdout").flush()
@@ -116,6 +142,39 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("stopped")
+
+
+def _fault_rules(faults: tuple[str, ...], fault_file: str | None) -> list[tuple[str, Any]]:
+    """The --fault and --fault-file rules, parsed (a bad one is a usage error)."""
+    from rramlab.sim.fault_spec import parse_fault, read_fault_file
+
+    rules = []
+    for text in faults:
+        try:
+            rules.append(parse_fault(text))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--fault") from None
+    if fault_file is not None:
+        try:
+            rules += read_fault_file(fault_file)
+        except (ValueError, OSError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--fault-file") from None
+    return rules
+
+
+def _inject(bench: Any, rules: list[tuple[str, Any]]) -> list[str]:
+    """Inject ``rules`` into ``bench``; one line per rule, saying what it does."""
+    from rramlab.sim.faults import inject_bench, resolve_target
+
+    lines = []
+    for target, spec in rules:
+        try:
+            names = [name for name, _ in resolve_target(bench, target)]
+            inject_bench(bench, (target, spec))
+        except (ValueError, TypeError) as exc:
+            raise click.BadParameter(f"{target}: {exc}", param_hint="--fault") from None
+        lines += [f"{name}: {spec.to_text()}" for name in names]
+    return lines
 
 
 def _setter(event: threading.Event) -> Any:

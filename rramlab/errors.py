@@ -50,6 +50,18 @@ class InstrumentTimeout(InstrumentError):
     """An instrument did not answer in time."""
 
 
+class ConnectionLost(InstrumentError):
+    """The link to an instrument is gone (a cable pulled, the instrument switched off,
+    the network down): every later call fails the same way until the link is opened
+    again (``ArrayBoard.reconnect()``, or a new driver object)."""
+
+
+class OutputStuckError(InstrumentError):
+    """An output is still on after it was turned off (the instrument says so when
+    asked). The driver believes it is on; nothing should touch the device under test
+    until someone has looked at the instrument."""
+
+
 class StationFileError(RramlabError, ValueError):
     """A station file is malformed (raised before any instrument is opened).
 

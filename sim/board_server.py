@@ -15,6 +15,11 @@ client that stops reading never holds up the bench. A block that stops arriving 
 dropped after ``block_timeout_s`` with ``ERR 200`` and the connection carries on; a
 client that disconnects mid-line or mid-block loses only that command. Other clients
 are never affected.
+
+Injected faults (:mod:`rramlab.sim.faults`, through the session) delay, lose, cut or
+garble replies, hang the board (a new connection ends a hang without duration) or drop
+the link: the connection is closed, as a serial-to-Ethernet bridge does when its board
+goes away, and other connections to the board close at their next command.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ import logging
 import socket
 import threading
 
+from rramlab.sim import faults
 from rramlab.sim.board.firmware import BoardFirmware
 from rramlab.sim.board.session import BoardSession
-from rramlab.sim.tcp_server import MAX_CONNECTIONS, InstrumentServer
+from rramlab.sim.tcp_server import MAX_CONNECTIONS, InstrumentServer, abort, send_delayed
 
 __all__ = ["BLOCK_TIMEOUT_S", "BoardServer"]
 
@@ -85,18 +91,21 @@ class BoardServer(InstrumentServer):
             # Wait for ever for a command, but only so long for the rest of a block.
             conn.settimeout(self.block_timeout_s if session.expecting_block else None)
             try:
-                data = conn.recv(_RECV_BYTES)
-            except TimeoutError:
-                out = session.expire()
+                try:
+                    data = conn.recv(_RECV_BYTES)
+                except TimeoutError:
+                    out = session.expire_timed()
+                else:
+                    if not data:
+                        return  # the client went away; an unfinished command is dropped
+                    out = session.feed_timed(data)
+            except faults.LinkLost:
+                abort(conn)  # as a serial-to-Ethernet bridge whose board went away
+                return
             except OSError:
                 return
-            else:
-                if not data:
-                    return  # the client went away; an unfinished command is dropped
-                out = session.feed(data)
             if out:
-                try:
+                with contextlib.suppress(OSError):
                     conn.settimeout(None)  # the block timeout is for receiving only
-                    conn.sendall(out)
-                except OSError:
+                if not send_delayed(conn, out):
                     return

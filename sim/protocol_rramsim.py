@@ -28,6 +28,13 @@ Reads honour the port's ``timeout`` like a real port: with ``timeout=None`` a re
 asks for more bytes than the board has sent blocks until another thread writes. The
 board never times out a block in-process: a block shorter than announced stays pending
 until the rest is written (``reset_input_buffer`` does not drop it; reopening does).
+
+Injected faults (:mod:`rramlab.sim.faults`) act as on a USB serial link: replies are
+delayed in real time, lost, cut short or garbled; a hung board swallows commands until
+the port is reopened (which resets a board, as DTR does) or the hang's time is up; a
+lost link makes ``read`` and ``write`` raise :class:`serial.SerialException`, as
+pyserial does when a USB serial adapter is unplugged, until the port is closed and
+opened again.
 """
 
 from __future__ import annotations
@@ -90,8 +97,11 @@ class Serial(SerialBase):
     """The port pyserial returns for a ``rramsim://`` URL."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from rramlab.sim.transport import DelayLine
+
         self._session: Any = None
         self._rx = bytearray()
+        self._in_flight = DelayLine()  # replies an injected latency holds back
         self._ready = threading.Condition()
         self._cancelled = False
         super().__init__(*args, **kwargs)
@@ -109,6 +119,7 @@ class Serial(SerialBase):
         self._session = BoardSession(bench.board, bench_lock(bench))
         with self._ready:
             self._rx.clear()
+            self._in_flight.clear()
         self.is_open = True
 
     def close(self) -> None:
@@ -124,33 +135,43 @@ class Serial(SerialBase):
     @property
     def in_waiting(self) -> int:
         """Reply bytes waiting to be read."""
-        self._require_open()
+        self._require_link()
         with self._ready:
+            self._rx += self._in_flight.take()
             return len(self._rx)
 
     def read(self, size: int = 1) -> bytes:
         """Up to ``size`` reply bytes: fewer only when the port's timeout expires."""
-        self._require_open()
+        self._require_link()
         deadline = Timeout(self._timeout)
         with self._ready:
             self._cancelled = False
-            while len(self._rx) < size and self.is_open and not deadline.expired():
+            while True:
+                self._rx += self._in_flight.take()
+                if len(self._rx) >= size or not self.is_open or deadline.expired():
+                    break
                 if self._cancelled:
                     break
-                self._ready.wait(deadline.time_left())
+                self._ready.wait(_earliest(deadline.time_left(), self._in_flight.wait_s()))
             data = bytes(self._rx[:size])
             del self._rx[:size]
         return data
 
     def write(self, data: Any) -> int:
         """Hand bytes to the board; every command they complete runs now, and its
-        replies are queued for :meth:`read`."""
-        self._require_open()
+        replies are queued for :meth:`read` (after their injected delays)."""
+        from rramlab.sim.faults import LinkLost
+
+        self._require_link()
         data = to_bytes(data)
-        replies = self._session.feed(data)
+        try:
+            replies = self._session.feed_timed(data)
+        except LinkLost:
+            raise SerialException("write failed: the device disconnected") from None
         if replies:
             with self._ready:
-                self._rx += replies
+                for out, delay in replies:
+                    self._in_flight.put(out, delay)
                 self._ready.notify_all()
         return len(data)
 
@@ -202,6 +223,21 @@ class Serial(SerialBase):
     def _require_open(self) -> None:
         if not self.is_open:
             raise PortNotOpenError()
+
+    def _require_link(self) -> None:
+        """Open, and the board still there (an injected fault may have dropped it)."""
+        self._require_open()
+        if not self._session.alive:
+            raise SerialException(
+                "device reports readiness to read but returned no data "
+                "(device disconnected or multiple access on port?)"
+            )
+
+
+def _earliest(*waits: float | None) -> float | None:
+    """The shortest of some waits in seconds (None: for ever)."""
+    known = [w for w in waits if w is not None]
+    return min(known) if known else None
 
 
 register_url_handler()

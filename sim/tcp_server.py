@@ -21,6 +21,13 @@ never executed, only parsed by the instrument; an over-long line (1 MiB by defau
 dropped and reported to the instrument as an input overrun
 (:func:`rramlab.sim.transport.deliver`); an exception in instrument code is logged and
 the connection carries on.
+
+Injected faults (:mod:`rramlab.sim.faults`) act on the connection: a reply is delayed
+(the connection's thread sleeps before sending it), lost, cut short or garbled; a hang
+with a duration stops the thread from taking messages in (they wait in the socket),
+one without swallows them (a new connection ends it, as raw sockets have no device
+clear); a lost link closes the connection, and every other connection to the same
+instrument at its next message.
 """
 
 from __future__ import annotations
@@ -30,14 +37,23 @@ import ipaddress
 import logging
 import socket
 import socketserver
+import struct
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
+from rramlab.sim import faults
 from rramlab.sim.message import MessageInstrument
-from rramlab.sim.transport import MAX_MESSAGE_BYTES, MessageFramer, deliver, drain
+from rramlab.sim.transport import (
+    MAX_MESSAGE_BYTES,
+    MessageFramer,
+    deliver_fated,
+    drain,
+    message_fate,
+)
 
-__all__ = ["MAX_CONNECTIONS", "InstrumentServer", "is_loopback"]
+__all__ = ["MAX_CONNECTIONS", "InstrumentServer", "abort", "is_loopback", "send_delayed"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +74,33 @@ def is_loopback(host: str) -> bool:
     except OSError:
         return False
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def abort(conn: socket.socket) -> None:
+    """Close ``conn`` with a reset (RST), as a link that breaks does: the client's next
+    receive or send fails with "connection reset" instead of a polite end of stream."""
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def send_delayed(conn: socket.socket, outgoing: list[tuple[bytes, float]]) -> bool:
+    """Send each ``(bytes, delay_s)`` after its delay (replies without one go out
+    together); False if the client has gone."""
+    batch = bytearray()
+    try:
+        for out, delay in outgoing:
+            if delay > 0:
+                if batch:
+                    conn.sendall(batch)
+                    batch.clear()
+                time.sleep(delay)
+            batch += out
+        if batch:
+            conn.sendall(batch)
+    except OSError:
+        return False
+    return True
 
 
 class _Listener(socketserver.TCPServer):
@@ -225,26 +268,34 @@ class InstrumentServer:
         with contextlib.suppress(OSError):
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small replies
         framer = MessageFramer(self.max_message_bytes)
+        with self._lock:
+            link = faults.link_opened(self.instrument)
         while True:
             try:
                 data = conn.recv(_RECV_BYTES)
             except OSError:
                 return
-            if not data:
+            if not data or not faults.link_alive(self.instrument, link):
                 # A message the client did not finish is dropped, never executed.
                 return
-            replies: list[str] = []
+            outgoing: list[tuple[bytes, float]] = []
             for item in framer.feed(data):
+                fate = message_fate(self.instrument, item)  # waits out a hang, unlocked
+                assert fate is not None  # no time limit given
+                if fate.disconnect:
+                    abort(conn)  # the link is gone: nothing more leaves
+                    return
                 with self._lock:
                     try:
-                        deliver(self.instrument, item)
+                        deliver_fated(self.instrument, item, fate)
                     except Exception:
                         shown = item[:80] if isinstance(item, str) else item
                         log.exception("%s failed on %r", self.instrument.name, shown)
-                    replies += drain(self.instrument)
-            if replies:
-                out = b"".join(r.encode("utf-8", errors="replace") + b"\n" for r in replies)
-                try:
-                    conn.sendall(out)
-                except OSError:
-                    return
+                    for reply in drain(self.instrument):
+                        out, delay = faults.on_reply(
+                            self.instrument, reply.encode("utf-8", errors="replace") + b"\n"
+                        )
+                        if out is not None:
+                            outgoing.append((out, delay))
+            if not send_delayed(conn, outgoing):
+                return

@@ -5,15 +5,22 @@ byte stream and must hand a :class:`~rramlab.sim.message.MessageInstrument` one 
 message at a time. :class:`MessageFramer` does that split the way a real instrument's
 input parser does; :func:`bench_lock` is the one lock every transport holds while it
 talks to any instrument of a bench, because all instruments of a bench share one
-crossbar, clock and random generator.
+crossbar, clock and random generator. :func:`message_fate` and :func:`deliver_fated`
+hand a message over through the instrument's fault injector (:mod:`rramlab.sim.faults`),
+so every transport meets the same injected faults; :class:`DelayLine` holds the replies
+an injected delay keeps in flight, for the in-process transports.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import weakref
+from collections import deque
 from typing import Final
 
+from rramlab.sim import faults
 from rramlab.sim.message import MessageInstrument
 
 #: Longest program message a transport accepts, in bytes (1 MiB). Real instruments have
@@ -123,6 +130,32 @@ def deliver(instrument: MessageInstrument, item: str | _Overrun) -> None:
         instrument.write("\ufffd")
 
 
+def message_fate(
+    instrument: object, item: str | _Overrun, *, max_wait_s: float = math.inf
+) -> faults.Fate | None:
+    """Ask ``instrument``'s fault injector about one message, then wait while a hang
+    holds the instrument's input: at most ``max_wait_s`` seconds, after which None says
+    the message was not taken (a write that timed out). Call without holding the
+    bench's lock, so a hung instrument never stalls the others."""
+    fate = faults.on_message(instrument, item if isinstance(item, str) else "")
+    if fate.wait_s > max_wait_s:
+        time.sleep(max_wait_s)
+        return None
+    if fate.wait_s > 0:
+        time.sleep(fate.wait_s)
+    return fate
+
+
+def deliver_fated(instrument: MessageInstrument, item: str | _Overrun, fate: faults.Fate) -> None:
+    """:func:`deliver` ``item`` as its :func:`message_fate` says: not at all when a hang
+    swallowed it or the link went, and with an injected error queued after it. Call
+    under the bench's lock."""
+    if fate.deliver and not fate.disconnect:
+        deliver(instrument, item)
+        if fate.error is not None:
+            faults.queue_error(instrument, *fate.error)
+
+
 def drain(instrument: MessageInstrument, limit: int = 100_000) -> list[str]:
     """Every reply ``instrument`` has queued, oldest first (at most ``limit``)."""
     replies: list[str] = []
@@ -157,3 +190,36 @@ def bench_lock(bench: object) -> threading.RLock:
         except TypeError:
             lock = _locks_by_id.setdefault(id(bench), (bench, threading.RLock()))[1]
         return lock
+
+
+class DelayLine:
+    """Replies in flight: bytes that become readable at a wall-clock time, in order."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[float, bytes]] = deque()
+        self._last = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def put(self, data: bytes, delay_s: float) -> None:
+        """Send ``data`` to arrive ``delay_s`` from now (never before earlier data)."""
+        self._last = max(time.monotonic() + delay_s, self._last)
+        self._items.append((self._last, data))
+
+    def take(self) -> bytes:
+        """Everything that has arrived by now."""
+        now, out = time.monotonic(), bytearray()
+        while self._items and self._items[0][0] <= now:
+            out += self._items.popleft()[1]
+        return bytes(out)
+
+    def wait_s(self) -> float | None:
+        """Seconds until the next data arrives (None: nothing in flight)."""
+        if not self._items:
+            return None
+        return max(self._items[0][0] - time.monotonic(), 0.0)
+
+    def clear(self) -> None:
+        """Forget what is in flight (a device clear aborts it)."""
+        self._items.clear()

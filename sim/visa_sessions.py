@@ -5,19 +5,30 @@ the session (its VISA attributes: timeout, termination character, END handling; 
 half-written message; the unread rest of a reply) and nothing of the instrument: the
 instrument's settings, queues and the cells it has programmed live on the bench, so
 they outlive the session, as a real instrument outlives a closed VISA session.
+
+Injected faults (:mod:`rramlab.sim.faults`) act here as on a real bus: a lost or
+truncated reply makes ``viRead`` time out, a late one arrives after real (wall-clock)
+time and, if the session's timeout is shorter, after that read has timed out; a hang
+with a duration holds ``viWrite`` (VI_ERROR_TMO if it outlasts the timeout: the message
+is not taken), one without swallows what is written until ``viClear``; a lost link
+fails every call with VI_ERROR_CONN_LOST until the session is closed and the resource
+opened again.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from pyvisa import attributes, constants, rname
 from pyvisa.constants import BufferOperation, ResourceAttribute, StatusCode
 
+from rramlab.sim import faults
 from rramlab.sim.message import MessageInstrument
-from rramlab.sim.transport import MessageFramer, deliver
+from rramlab.sim.transport import DelayLine, MessageFramer, deliver_fated, message_fate
 
 #: IEEE 488.2 status byte: Message AVailable (bit 4), set while a reply waits.
 STB_MAV = 0x10
@@ -110,6 +121,9 @@ class VisaSession:
         self._lock = lock
         self._framer = MessageFramer()
         self._pending = bytearray()  # the unread rest of the reply being read
+        self._pending_end = True  # it ends with END (False: its tail was lost)
+        self._in_flight = DelayLine()  # replies delayed by an injected latency
+        self._link = faults.link_opened(instrument)  # lost when a fault drops the link
         interface = constants.InterfaceType(parsed.interface_type_const)
         applicable = (
             attributes.AttributesPerResource[(interface, "INSTR")]
@@ -169,12 +183,23 @@ class VisaSession:
         With VI_ATTR_SEND_END_EN (the default) the last byte carries END, which ends a
         message just as LF does, so a write without a terminator is still delivered.
         """
+        if self.link_lost:
+            return 0, StatusCode.error_connection_lost
         items = self._framer.feed(bytes(data), end=bool(self._attrs[_ATTR.send_end_enabled]))
-        if items:
+        for item in items:
+            fate = message_fate(self.instrument, item, max_wait_s=self._timeout_s())
+            if fate is None:  # a hang held the instrument's input past the timeout
+                return 0, StatusCode.error_timeout
+            if fate.disconnect:
+                return 0, StatusCode.error_connection_lost
             with self._lock:
-                for item in items:
-                    deliver(self.instrument, item)
+                deliver_fated(self.instrument, item, fate)
         return len(data), StatusCode.success
+
+    @property
+    def link_lost(self) -> bool:
+        """An injected fault dropped the link since this session was opened."""
+        return not faults.link_alive(self.instrument, self._link)
 
     def read(self, count: int) -> tuple[bytes, StatusCode]:
         """Up to ``count`` bytes of the next reply.
@@ -182,9 +207,13 @@ class VisaSession:
         Stops after the termination character when VI_ATTR_TERMCHAR_EN is set
         (VI_SUCCESS_TERM_CHAR), at the end of the reply (VI_SUCCESS, END seen) or after
         ``count`` bytes (VI_SUCCESS_MAX_CNT). With no reply queued it fails at once with
-        VI_ERROR_TMO: the bench is virtual, nothing would arrive by waiting.
+        VI_ERROR_TMO: the bench is virtual, nothing would arrive by waiting (unless an
+        injected latency holds a reply in flight: then it waits, in real time, up to the
+        session's timeout).
         """
-        if not self._pending and not self._fetch_reply():
+        if self.link_lost:
+            return b"", StatusCode.error_connection_lost
+        if not self._pending and not self._fetch_reply(wait=True):
             return b"", StatusCode.error_timeout
         limit = min(max(int(count), 0), len(self._pending))
         status = StatusCode.success_max_count_read
@@ -195,26 +224,65 @@ class VisaSession:
         chunk = bytes(self._pending[:limit])
         del self._pending[:limit]
         if not self._pending and status == StatusCode.success_max_count_read:
-            status = StatusCode.success
+            if self._pending_end:  # else the reply's tail was lost: the read goes on
+                status = StatusCode.success
         return chunk, status
 
-    def _fetch_reply(self) -> bool:
+    def _fetch_reply(self, *, wait: bool = False) -> bool:
+        """Take the next reply into the session's buffer; with ``wait``, wait for one an
+        injected latency holds in flight, at most the session's timeout."""
+        while True:
+            arrived = self._in_flight.take()
+            if arrived:
+                self._pending += arrived
+                self._pending_end = arrived.endswith(_REPLY_END)
+                return True
+            if self._pull_reply():
+                continue
+            left = self._in_flight.wait_s()
+            if left is None or not wait:
+                return False
+            timeout = self._timeout_s()
+            if left > timeout:
+                time.sleep(timeout)
+                return False
+            time.sleep(left)
+
+    def _pull_reply(self) -> bool:
+        """Move the instrument's next reply, through its faults, into flight; False
+        when it has none (or hangs)."""
         with self._lock:
+            if faults.is_hung(self.instrument):
+                return False
             reply = self.instrument.read()
-        if reply is None:
-            return False
-        self._pending += reply.encode("utf-8", errors="replace") + _REPLY_END
+            if reply is None:
+                return False
+            data = reply.encode("utf-8", errors="replace") + _REPLY_END
+            sent, delay = faults.on_reply(self.instrument, data)
+        if sent is not None:
+            self._in_flight.put(sent, delay)
         return True
 
+    def _timeout_s(self) -> float:
+        value = self._attrs.get(_ATTR.timeout_value, constants.VI_TMO_INFINITE)
+        return math.inf if value == constants.VI_TMO_INFINITE else float(value) / 1000.0
+
     def discard_output(self) -> None:
-        """Drop the unread rest of a reply (another session cleared the device)."""
+        """Drop the unread rest of a reply and what is in flight (another session
+        cleared the device)."""
         self._pending.clear()
+        self._in_flight.clear()
 
     def clear(self) -> StatusCode:
-        """Device clear (viClear): the instrument empties its queues; so does the session."""
+        """Device clear (viClear): the instrument empties its queues; so does the session.
+        It also ends an injected hang that has no duration."""
+        if self.link_lost:
+            return StatusCode.error_connection_lost
         self._framer.reset()
         self._pending.clear()
+        self._in_flight.clear()
         with self._lock:
+            faults.device_clear(self.instrument)
             self.instrument.clear()
         return StatusCode.success
 
@@ -233,6 +301,8 @@ class VisaSession:
     def read_stb(self) -> tuple[int, StatusCode]:
         """Serial poll. The instrument's ``status_byte()`` when it has one; else only MAV,
         found by taking the next reply into this session (it is the next one read)."""
+        if self.link_lost:
+            return 0, StatusCode.error_connection_lost
         hook = getattr(self.instrument, "status_byte", None)
         if callable(hook):
             with self._lock:
@@ -244,6 +314,8 @@ class VisaSession:
     def assert_trigger(self) -> StatusCode:
         """GPIB Group Execute Trigger / USBTMC TRIGGER: the instrument's ``trigger()``
         when it has one, else ``*TRG`` (IEEE 488.2 says the two are equivalent)."""
+        if self.link_lost:
+            return StatusCode.error_connection_lost
         with self._lock:
             hook = getattr(self.instrument, "trigger", None)
             if callable(hook):

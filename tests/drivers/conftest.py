@@ -30,9 +30,11 @@ class WriteSpy:
 
     @property
     def commands(self) -> list[str]:
-        """The messages without the error-queue checks between them."""
+        """The messages without the error-queue and output-off checks between them."""
         checks = ("SYST:ERR?", "print(errorqueue.count)", "print(errorqueue.next())")
-        return [m for m in self.messages if m not in checks]
+        outputs = (":OUTP?", ":OUTP1?", ":OUTP2?")
+        outputs += ("print(smua.source.output)", "print(smub.source.output)")
+        return [m for m in self.messages if m not in (*checks, *outputs)]
 
     def clear(self) -> None:
         self.messages.clear()
