@@ -8,6 +8,11 @@ to the station's roles only (``ctx.station.smu``, ``ctx.station.board``,
 calls ``ctx.check_abort()`` between steps. :func:`rramlab.runner.run_protocol` runs it:
 it validates the parameters against the station before anything is sent, keeps the
 rows in the run folder, turns every output off on any failure and marks the run.
+
+A *resumable* protocol also has ``resume(ctx, params, previous)``: it continues an
+interrupted run from ``previous``, the rows its earlier attempts logged (as
+:func:`rramlab.load_run` returns them), so that the run's rows, all attempts together,
+read as one uninterrupted run's would. :func:`rramlab.resume_run` calls it.
 """
 
 from __future__ import annotations
@@ -28,7 +33,25 @@ from rramlab.errors import RramlabError
 
 
 class Aborted(RramlabError):
-    """The run was stopped on request (Ctrl-C, an abort event)."""
+    """The run was stopped on request (Ctrl-C, SIGTERM, an abort event); the message
+    says why."""
+
+
+class AbortEvent(threading.Event):
+    """An abort flag that keeps why it was set: ``set("SIGTERM")``. A protocol that
+    checks it (:meth:`RunContext.check_abort`) stops with that reason, which the run's
+    ``meta.json`` records. A plain :class:`threading.Event` works as an abort flag too
+    (reason: "the run was aborted")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def set(self, reason: str | None = None) -> None:
+        """Ask the run to stop; the first reason given is kept."""
+        if reason is not None and self.reason is None:
+            self.reason = reason
+        super().set()
 
 
 @dataclass(frozen=True)
@@ -119,7 +142,13 @@ def _split(text: str, separator: str) -> list[str]:
 
 class RunContext:
     """What a protocol works with: the station, the run's row log, progress reporting
-    and the abort flag. ``rows`` holds every row logged, in order."""
+    and the abort flag. :meth:`dataframe` gives every row logged, in order.
+
+    ``origin_clock_s`` is the station-clock reading at the run's start (t = 0 of
+    protocols that log a time), None outside a run (the protocol then takes its own
+    start); when a run is resumed it is that start mapped onto this attempt's clock
+    (:mod:`rramlab.resume`). ``attempt`` is 1 for a run's first attempt, 2 for its
+    first resume, ..."""
 
     def __init__(
         self,
@@ -128,11 +157,15 @@ class RunContext:
         writer: Any = None,
         progress: Callable[[float, str], None] | None = None,
         abort: threading.Event | None = None,
+        origin_clock_s: float | None = None,
+        attempt: int = 1,
     ) -> None:
         self.station = station
         self.writer = writer
         self._progress = progress
-        self.abort = abort if abort is not None else threading.Event()
+        self.abort = abort if abort is not None else AbortEvent()
+        self.origin_clock_s = origin_clock_s
+        self.attempt = attempt
         self._frames: list[pd.DataFrame] = []
 
     def log(self, rows: pd.DataFrame | Iterable[dict[str, Any]] | dict[str, Any]) -> None:
@@ -159,9 +192,17 @@ class RunContext:
             self._progress(min(max(float(fraction), 0.0), 1.0), what)
 
     def check_abort(self) -> None:
-        """Raise :class:`Aborted` if the run was asked to stop."""
+        """Raise :class:`Aborted` if the run was asked to stop (its message: the
+        abort's reason, e.g. "SIGTERM")."""
         if self.abort.is_set():
-            raise Aborted("the run was aborted")
+            raise Aborted(getattr(self.abort, "reason", None) or "the run was aborted")
+
+    def origin(self) -> float:
+        """The station-clock reading of the run's t = 0: ``origin_clock_s``, or now if
+        the context belongs to no run."""
+        if self.origin_clock_s is None:
+            self.origin_clock_s = float(self.station.clock.now())
+        return self.origin_clock_s
 
     def sleep(self, seconds: float, *, slice_s: float = 0.5) -> None:
         """Let time pass on the station's clock, checking for aborts in between. Rows
@@ -184,9 +225,16 @@ class RunContext:
 @dataclass(frozen=True)
 class ProtocolSpec:
     """A protocol: its command-line name, parameters and what it does. Each protocol
-    module defines one as ``SPEC``; :mod:`rramlab.protocols.registry` finds it."""
+    module defines one as ``SPEC``; :mod:`rramlab.protocols.registry` finds it.
+    ``resume(ctx, params, previous)``, for a protocol that can continue an interrupted
+    run from the rows already logged (``previous``); None if it cannot."""
 
     name: str
     params: type[ProtocolParams]
     run: Callable[[RunContext, Any], None]
     summary: str
+    resume: Callable[[RunContext, Any, pd.DataFrame], None] | None = None
+
+    @property
+    def resumable(self) -> bool:
+        return self.resume is not None

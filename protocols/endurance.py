@@ -5,7 +5,8 @@ the first and the last) the cycle is verified: the cells are read after the SET 
 and after the RESET (g_off). A cell has *failed* once its window g_on / g_off has been
 below ``min_window`` at ``n_failures`` consecutive verifies (a cell that no longer
 switches, stuck high or low, has a window near 1); it is then left alone. The run ends
-at ``max_cycles`` or when every cell has failed.
+at ``max_cycles`` or when every cell has failed. Resumable (:func:`resume`): an
+interrupted run goes on from its last verified cycle.
 
 Also home of :class:`SwitchingParams` and :class:`CellCycler`, the SET/RESET pulses
 that variability shares.
@@ -136,11 +137,52 @@ def run(ctx: RunContext, p: EnduranceParams) -> None:
     """One row per (verified cycle, cell still cycling): cycle, row, col, g_on_S,
     g_off_S, window (g_on / g_off), failed (declared failed at this verify)."""
     cells = p.selected(ctx.station)
-    cycler = CellCycler(ctx.station, p, cells)
+    _cycle(ctx, p, cells, 1, np.ones(len(cells), dtype=bool), np.zeros(len(cells), dtype=int))
+
+
+def resume(ctx: RunContext, p: EnduranceParams, previous: pd.DataFrame) -> None:
+    """Continue an interrupted run after its last verified cycle: the cycle count goes
+    on from there, the cells declared failed stay alone, and each cell's count of
+    consecutive low verifies is taken up from its rows. The cycles between the last
+    verify and the stop (fewer than ``verify_every``) were applied but are not
+    counted: nothing recorded them."""
+    cells = p.selected(ctx.station)
     alive = np.ones(len(cells), dtype=bool)
-    below = np.zeros(len(cells), dtype=int)  # consecutive verifies below min_window
+    below = np.zeros(len(cells), dtype=int)
+    last = 0
+    if len(previous) and {"cycle", "row", "col", "window", "failed"} <= set(previous.columns):
+        last = int(previous["cycle"].max())
+        index = {(int(r), int(c)): k for k, (r, c) in enumerate(cells)}
+        for (row, col), rows in previous.sort_values("cycle", kind="stable").groupby(
+            ["row", "col"], sort=False
+        ):
+            k = index.get((int(row), int(col)))
+            if k is None:
+                continue
+            if rows["failed"].astype(bool).any():
+                alive[k] = False
+            low = ~(rows["window"].to_numpy(dtype=float) >= p.min_window)
+            # consecutive low verifies at the end of the cell's record
+            below[k] = len(low) - (np.flatnonzero(~low)[-1] + 1) if (~low).any() else len(low)
+    if last >= p.max_cycles or not alive.any():
+        ctx.progress(1.0, f"cycle {last}, {alive.sum()} cell(s) switching")
+        return
+    _cycle(ctx, p, cells, last + 1, alive, below)
+
+
+def _cycle(
+    ctx: RunContext,
+    p: EnduranceParams,
+    cells: np.ndarray,
+    first: int,
+    alive: np.ndarray,
+    below: np.ndarray,
+) -> None:
+    """Cycles ``first`` .. ``max_cycles`` of the ``alive`` cells; ``below``: each
+    cell's consecutive verifies below ``min_window`` so far."""
+    cycler = CellCycler(ctx.station, p, cells)
     try:
-        for cycle in range(1, p.max_cycles + 1):
+        for cycle in range(first, p.max_cycles + 1):
             ctx.check_abort()
             verify = cycle == 1 or cycle % p.verify_every == 0 or cycle == p.max_cycles
             cycler.set(alive)
@@ -182,4 +224,5 @@ SPEC = ProtocolSpec(
     params=EnduranceParams,
     run=run,
     summary="SET/RESET cycling with verify reads until the on/off window closes",
+    resume=resume,
 )

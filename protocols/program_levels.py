@@ -11,6 +11,9 @@ Patterns (``i``, ``j``: row and column inside the region, ``n``: number of level
 ``random`` (uniform, from ``seed``), ``rows`` (i mod n), ``cols`` (j mod n), ``ramp``
 (the region's cells in row-major order cycle through the levels), ``checkerboard``
 (lowest and highest level alternating) and ``map`` (``level_map``, from Python).
+
+Resumable (:func:`resume`): an interrupted run goes on with the cells it had not
+programmed yet.
 """
 
 from __future__ import annotations
@@ -50,7 +53,12 @@ class ProgramLevelsParams(RegionParams):
 
     def check(self) -> None:
         super().check()
-        object.__setattr__(self, "levels_S", tuple(self.levels_S))
+        try:
+            if isinstance(self.levels_S, (str, bytes)):
+                raise TypeError
+            object.__setattr__(self, "levels_S", tuple(self.levels_S))
+        except TypeError:
+            raise ValueError(f"levels_S must be conductances (S), got {self.levels_S!r}") from None
         if not self.levels_S:
             raise ValueError("levels_S must hold at least one conductance")
         for k, g in enumerate(self.levels_S):
@@ -99,6 +107,7 @@ class ProgramLevelsParams(RegionParams):
                 f"level_map is {len(self.level_map)} x {len(self.level_map[0])}; "
                 f"the region is {rows} x {cols}"
             )
+        cellcheck.check_board_write_verify(station)
         caps = station.board.capabilities
         if self.max_pulses > caps.max_write_verify_pulses:
             raise ValueError(
@@ -135,26 +144,57 @@ class ProgramLevelsParams(RegionParams):
 def run(ctx: RunContext, p: ProgramLevelsParams) -> None:
     """One row per cell: row, col, level, g_target_S, g_S (the board's final verify
     read), pulses, inside_tolerance."""
-    board = ctx.station.board
     levels = p.levels(ctx.station)
+    _program(ctx, p, levels, np.ones(levels.shape, dtype=bool))
+
+
+def resume(ctx: RunContext, p: ProgramLevelsParams, previous: pd.DataFrame) -> None:
+    """Continue an interrupted run: program the region's cells that have no row yet,
+    in the same steps; a cell with a row (inside tolerance or not: it had its
+    ``max_pulses``) keeps it, so the run ends with one row per cell, as an uninterrupted
+    one. A cell an interrupted step had already programmed, its row lost, is verified
+    by the board's write-verify before any pulse: inside tolerance, it gets none."""
+    levels = p.levels(ctx.station)
+    todo = np.ones(levels.shape, dtype=bool)
+    if len(previous) and {"row", "col"} <= set(previous.columns):
+        r = previous["row"].to_numpy(dtype=int) - p.row0
+        c = previous["col"].to_numpy(dtype=int) - p.col0
+        inside = (r >= 0) & (r < levels.shape[0]) & (c >= 0) & (c < levels.shape[1])
+        todo[r[inside], c[inside]] = False
+    _program(ctx, p, levels, todo)
+
+
+def _program(ctx: RunContext, p: ProgramLevelsParams, levels: np.ndarray, todo: np.ndarray) -> None:
+    """Write-verify the cells of the region where ``todo`` is true, ``rows_per_step``
+    region rows per command (steps with nothing to do are skipped), logging a row per
+    cell programmed."""
+    board = ctx.station.board
     n_rows, n_cols = levels.shape
     step = p.rows_per_step or n_rows
-    board.set_read_voltage(p.v_read_V)  # write-verify reads at the board's VREAD
+    if todo.any():
+        board.set_read_voltage(p.v_read_V)  # write-verify reads at the board's VREAD
     for first in range(0, n_rows, step):
-        ctx.check_abort()
         block = levels[first : first + step]
+        wanted = todo[first : first + step]
+        done = first + block.shape[0]
+        if not wanted.any():
+            ctx.progress(done / n_rows, f"{done} of {n_rows} rows programmed")
+            continue
+        ctx.check_abort()
         rows = np.arange(p.row0 + first, p.row0 + first + block.shape[0])
         cols = np.arange(p.col0, p.col0 + n_cols)
         targets = np.full((board.tile.rows, board.tile.cols), np.nan)
-        targets[np.ix_(rows, cols)] = np.asarray(p.levels_S)[block]
+        targets[np.ix_(rows, cols)] = np.where(wanted, np.asarray(p.levels_S)[block], np.nan)
         result = board.write_verify(targets, tol_rel=p.tol_rel, max_pulses=p.max_pulses)
         r, c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
+        keep = wanted.ravel()
+        r, c = r[keep], c[keep]
         ctx.log(
             pd.DataFrame(
                 {
                     "row": r,
                     "col": c,
-                    "level": block.ravel(),
+                    "level": block.ravel()[keep],
                     "g_target_S": targets[r, c],
                     "g_S": result.g_S[r, c],
                     "pulses": result.pulses[r, c],
@@ -162,7 +202,6 @@ def run(ctx: RunContext, p: ProgramLevelsParams) -> None:
                 }
             )
         )
-        done = first + block.shape[0]
         ctx.progress(done / n_rows, f"{done} of {n_rows} rows programmed")
 
 
@@ -171,4 +210,5 @@ SPEC = ProtocolSpec(
     params=ProgramLevelsParams,
     run=run,
     summary="multilevel programming of a region to a map of levels (board write-verify)",
+    resume=resume,
 )

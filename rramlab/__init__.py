@@ -35,6 +35,7 @@ __all__ = [
     "list_runs",
     "load_run",
     "open_station",
+    "resume_run",
     "run_protocol",
 ]
 
@@ -44,6 +45,7 @@ _LAZY = {
     "load_run": "rramlab.run_log",
     "list_runs": "rramlab.run_log",
     "open_station": "rramlab.station",
+    "resume_run": "rramlab.resume",
     "run_protocol": "rramlab.runner",
 }
 

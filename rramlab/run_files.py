@@ -8,6 +8,16 @@ A run folder looks like::
         data/part-000001.parquet       rows, in the order they were measured
         data/part-000002.parquet
         data/.part-000003.parquet.tmp  (a part being written; never read)
+        .writer.lock                   held by the process writing the run (POSIX)
+
+A resumed run (:mod:`rramlab.resume`) keeps writing into the same folder: its parts
+continue the numbering, and ``meta.json`` lists the resumes.
+
+The writer holds an exclusive ``flock`` on ``.writer.lock`` while it writes: a second
+process cannot resume a run another one is still writing, and the lock goes away with
+its process however that ends (a run left marked ``"running"`` whose lock is free was
+abandoned by a process that died). There is no such lock where ``fcntl`` is missing
+(Windows).
 """
 
 from __future__ import annotations
@@ -20,9 +30,15 @@ import math
 import os
 import re
 import secrets
+import weakref
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import pandas as pd
@@ -32,6 +48,7 @@ from rramlab.errors import RramlabError
 FORMAT_VERSION = 1
 META_NAME = "meta.json"
 DATA_DIR = "data"
+LOCK_NAME = ".writer.lock"
 PART_PATTERN = re.compile(r"part-(\d+)\.parquet")
 # Strict JSON has no NaN or infinities: they are written as these strings, read back as floats.
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -70,6 +87,60 @@ def part_paths(folder: Path) -> list[Path]:
         return []
     found = [(int(m[1]), p) for p in data.iterdir() if (m := PART_PATTERN.fullmatch(p.name))]
     return [p for _, p in sorted(found)]
+
+
+def part_index(path: Path) -> int:
+    """The number of part file ``path`` (1 for ``part-000001.parquet``)."""
+    match = PART_PATTERN.fullmatch(path.name)
+    if match is None:
+        raise ValueError(f"{path}: not a part file name")
+    return int(match[1])
+
+
+def remove_partial_parts(folder: Path) -> None:
+    """Delete the temporary files of parts a dead writer did not finish (never read)."""
+    data = folder / DATA_DIR
+    if data.is_dir():
+        for tmp in data.glob(".part-*.parquet.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+class RunInUse(RunFileError):
+    """Another process (or another writer in this one) is writing the run."""
+
+
+class RunLock:
+    """The exclusive lock of a run folder's writer (see the module docs). :meth:`acquire`
+    raises :class:`RunInUse` if it is held; the lock is released by :meth:`release`,
+    when the object is collected, or when the process ends."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._fd: int | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    def acquire(self) -> RunLock:
+        if fcntl is None or self._fd is not None:
+            return self
+        path = self.folder / LOCK_NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 100).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"process {holder}" if holder else "another process"
+            raise RunInUse(f"{self.folder}: {who} is writing this run") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self._fd = fd
+        self._finalizer = weakref.finalize(self, os.close, fd)
+        return self
+
+    def release(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()  # closing the descriptor releases the lock
+        self._fd = self._finalizer = None
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -113,6 +184,16 @@ def part_rows(path: Path) -> int:
 
     try:
         return pq.read_metadata(path).num_rows
+    except Exception as error:
+        raise RunFileError(f"{path}: not a readable Parquet part file ({error})") from error
+
+
+def part_schema(path: Path) -> pd.DataFrame:
+    """Zero rows with the columns and dtypes of a part file (read from its footer)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path).empty_table().to_pandas()
     except Exception as error:
         raise RunFileError(f"{path}: not a readable Parquet part file ({error})") from error
 
@@ -205,17 +286,47 @@ def read_meta(folder: Path) -> dict[str, Any]:
         meta = json.loads(text)
     except json.JSONDecodeError as error:
         raise RunFileError(f"{path}: not valid JSON ({error})") from error
+    except (ValueError, RecursionError) as error:  # a 5000-digit number, deep nesting
+        raise RunFileError(f"{path}: not readable JSON ({str(error)[:80]})") from None
     if not isinstance(meta, dict):
         raise RunFileError(f"{path}: holds a JSON {type(meta).__name__}, not an object")
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise RunFileError(f"{path}: not run metadata (missing {', '.join(missing)})")
     version = meta["format"]
-    if not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise RunFileError(f"{path}: format {version!r} is not a format version")
     if version > FORMAT_VERSION:
         raise RunFileError(
             f"{path}: format {version} is newer than this rramlab reads "
             f"({FORMAT_VERSION}); upgrade rramlab"
         )
+    problem = _meta_shape_problem(meta)
+    if problem:
+        raise RunFileError(f"{path}: damaged metadata: {problem}")
     return from_json(meta)
+
+
+def _meta_shape_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with the types of the keys readers rely on, or None."""
+
+    def count(value: Any) -> bool:
+        return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+    if not isinstance(meta["status"], str):
+        return f"status is {type(meta['status']).__name__}, not text"
+    for key in ("rows", "parts"):
+        if not count(meta.get(key)):
+            return f"{key} is {meta[key]!r}, not a count"
+    columns = meta.get("columns")
+    if columns is not None and not (
+        isinstance(columns, dict) and all(isinstance(v, str) for v in columns.values())
+    ):
+        return "columns is not a mapping of column names to dtype names"
+    resumes = meta.get("resumes")
+    if resumes is not None and not (
+        isinstance(resumes, list)
+        and all(isinstance(r, dict) and count(r.get("first_part")) for r in resumes)
+    ):
+        return "resumes is not a list of resume records"
+    return None

@@ -11,12 +11,23 @@ the buffer: fewer than 4096, logged less than a second after the previous write,
 logged just before a long pause without further ``log`` calls (call
 :meth:`RunWriter.flush` before such a pause). Its ``meta.json`` keeps status
 ``"running"``; :func:`load_run` still reads every part written.
+
+A run can be continued after an interruption (:func:`rramlab.resume.resume_run`):
+:meth:`RunWriter.resume` reopens its folder and appends parts after the existing ones.
+``meta.json`` then holds ``resumes``, one entry per resume (``attempt`` 2, 3, ...; its
+``start_time``/``end_time``, ``start_clock_s``/``end_clock_s``, ``status``, ``error``,
+``first_part``, the ``rows`` it added, and ``previous``: the status, error and end of
+the attempt it continued); the top-level ``status``, ``error``, ``end_time`` and
+``end_clock_s`` are those of the last attempt, ``rows``/``parts``/``columns`` count all
+of them. :func:`load_run` returns the rows of every attempt in order, with an
+``attempt`` column (1 for the first) when the run was resumed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +39,31 @@ from rramlab.run_files import (
     FORMAT_VERSION,
     META_NAME,
     RunFileError,
+    RunLock,
     from_json,
     jsonable,
     new_run_folder,
+    part_index,
     part_name,
     part_paths,
     part_rows,
+    part_schema,
     read_meta,
     read_part,
+    remove_partial_parts,
     write_meta,
     write_part,
 )
 
 __all__ = ["RunFileError", "RunWriter", "list_runs", "load_run"]
 
+ATTEMPT_COLUMN = "attempt"
+
 END_STATUSES = ("completed", "aborted", "failed")
+DIED = (
+    "the process writing the run ended without marking it "
+    "(killed, or the computer stopped); the rows it wrote are kept"
+)
 
 
 def _utc_now() -> dt.datetime:
@@ -53,21 +74,31 @@ class RunWriter:
     """One run folder being written. Make one with :meth:`create`; hand it each batch
     of measured rows with :meth:`log`; end with :meth:`finish`. ``meta`` is the
     metadata as ``meta.json`` holds it (rows, parts and columns counted so far). Use it
-    from one thread."""
+    from one thread. :meth:`resume` reopens an unfinished run to add an attempt."""
 
     def __init__(
-        self, path: Path, meta: dict[str, Any], clock: Any, flush_rows: int, flush_interval_s: float
+        self,
+        path: Path,
+        meta: dict[str, Any],
+        clock: Any,
+        flush_rows: int,
+        flush_interval_s: float,
+        *,
+        lock: RunLock | None = None,
+        schema: pd.DataFrame | None = None,
     ) -> None:
         self.path = path
         self.meta = meta
         self.flush_rows = flush_rows
         self.flush_interval_s = flush_interval_s
         self._clock = clock
+        self._lock = lock
         self._monotonic = time.monotonic  # wall time for the flush interval
         self._last_write = self._monotonic()
         self._buffer: list[pd.DataFrame] = []
         self._buffered_rows = 0
-        self._schema: pd.DataFrame | None = None  # zero rows, the dtypes of all rows so far
+        self._schema = schema  # zero rows, the dtypes of all rows so far
+        self._rows_before = meta["rows"]  # rows of the earlier attempts
         self._finished = False
 
     @classmethod
@@ -81,20 +112,19 @@ class RunWriter:
         instruments: dict[str, str],
         seed: int | None,
         clock: Any,
+        array_shape: tuple[int, int] | None = None,
         flush_rows: int = 4096,  # each part costs an fsync: bound the loss by time first
         flush_interval_s: float = 1.0,
     ) -> RunWriter:
         """Make a new run folder under ``out_dir`` (created if missing) and write its
-        ``meta.json`` with status ``"running"``."""
+        ``meta.json`` with status ``"running"``. ``array_shape``: (rows, cols) of the
+        array the station reaches, recorded for resumes to compare."""
         from rramlab import __version__
 
-        if flush_rows < 1 or not flush_interval_s >= 0:
-            raise ValueError(
-                f"flush_rows must be >= 1 and flush_interval_s >= 0, "
-                f"got {flush_rows!r} and {flush_interval_s!r}"
-            )
+        _check_flush(flush_rows, flush_interval_s)
         start = _utc_now()
         path = new_run_folder(Path(out_dir), protocol, start)
+        lock = RunLock(path).acquire()
         (path / DATA_DIR).mkdir()
         meta = {
             "format": FORMAT_VERSION,
@@ -112,13 +142,109 @@ class RunWriter:
             "start_clock_s": _clock_reading(clock),
             "end_clock_s": None,
             "clock": type(clock).__name__ if clock is not None else None,
+            "array_shape": list(array_shape) if array_shape is not None else None,
             "rows": 0,
             "parts": 0,
             "columns": {},
         }
         meta = from_json(jsonable(meta))  # exactly what load_run will give back
         write_meta(path, meta)
-        return cls(path, meta, clock, flush_rows, flush_interval_s)
+        return cls(path, meta, clock, flush_rows, flush_interval_s, lock=lock)
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | Path,
+        *,
+        clock: Any,
+        details: dict[str, Any] | None = None,
+        check: Callable[[dict[str, Any]], Any] | None = None,
+        flush_rows: int = 4096,
+        flush_interval_s: float = 1.0,
+    ) -> RunWriter:
+        """Reopen the run in folder ``path`` for one more attempt: its rows stay, new
+        parts follow them, ``meta.json`` gains an entry in ``resumes`` (with
+        ``details``, e.g. what differs about the station) and status ``"running"``.
+        Raises :class:`~rramlab.run_files.RunInUse` if a writer holds the run, and
+        :class:`RunFileError` if its files do not add up (damaged). Whether the run
+        should be resumed at all is the caller's business (:mod:`rramlab.resume`):
+        ``check(meta)``, called under the lock before anything changes, may refuse by
+        raising."""
+        from rramlab import __version__
+
+        _check_flush(flush_rows, flush_interval_s)
+        folder = Path(path)
+        if folder.name == META_NAME and folder.is_file():
+            folder = folder.parent
+        read_meta(folder)  # a clear error if it is no run, before the lock file is made
+        lock = RunLock(folder).acquire()
+        try:
+            meta = read_meta(folder)  # again: under the lock
+            if check is not None:
+                check(meta)
+            remove_partial_parts(folder)
+            (folder / DATA_DIR).mkdir(exist_ok=True)
+            parts = part_paths(folder)
+            numbers = [part_index(p) for p in parts]
+            if numbers != list(range(1, len(parts) + 1)):
+                raise RunFileError(
+                    f"{folder / DATA_DIR}: part files {numbers} are not numbered 1..n"
+                )
+            counts = [part_rows(p) for p in parts]
+            rows = sum(counts)
+            if meta["status"] != "running":  # a finished attempt counted its rows: check
+                for key, found in (("parts", len(parts)), ("rows", rows)):
+                    if meta.get(key) is not None and meta[key] != found:
+                        raise RunFileError(
+                            f"{folder / META_NAME}: records {meta[key]} {key}, "
+                            f"the part files hold {found}"
+                        )
+            schema = _schema(meta, parts)
+            start = _utc_now()
+            resumes = list(meta.get("resumes") or [])
+            previous = {k: meta.get(k) for k in ("status", "error", "end_time", "end_clock_s")}
+            if meta["status"] == "running":  # its writer is gone (we hold the lock)
+                previous.update(status="failed", error=DIED)
+                if resumes:
+                    first = resumes[-1].get("first_part") or len(parts) + 1
+                    resumes[-1].update(status="failed", error=DIED, rows=sum(counts[first - 1 :]))
+            resumes.append(
+                {
+                    "attempt": len(resumes) + 2,
+                    "start_time": start.isoformat(),
+                    "end_time": None,
+                    "start_clock_s": _clock_reading(clock),
+                    "end_clock_s": None,
+                    "status": "running",
+                    "error": None,
+                    "first_part": len(parts) + 1,
+                    "rows": 0,
+                    "previous": previous,
+                    "rramlab_version": __version__,
+                    **(details or {}),
+                }
+            )
+            meta.update(
+                status="running",
+                error=None,
+                end_time=None,
+                end_clock_s=None,
+                rows=rows,
+                parts=len(parts),
+                columns={c: str(d) for c, d in schema.dtypes.items()} if schema is not None else {},
+                resumes=resumes,
+            )
+            meta = from_json(jsonable(meta))
+            write_meta(folder, meta)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(folder, meta, clock, flush_rows, flush_interval_s, lock=lock, schema=schema)
+
+    @property
+    def attempt(self) -> int:
+        """1 for a run's first attempt, 2 for its first resume, ..."""
+        return len(self.meta.get("resumes") or []) + 1
 
     def log(self, frame: pd.DataFrame) -> None:
         """Keep rows measured just now (column names are kept as given). They reach the
@@ -192,14 +318,41 @@ class RunWriter:
             end_time=_utc_now().isoformat(),
             end_clock_s=_clock_reading(self._clock),
         )
+        if self.meta.get("resumes"):  # this attempt is a resume: its own record too
+            self.meta["resumes"][-1].update(
+                {k: self.meta[k] for k in ("status", "error", "end_time", "end_clock_s")},
+                rows=self.meta["rows"] - self._rows_before,
+            )
         self.meta = from_json(jsonable(self.meta))
-        write_meta(self.path, self.meta)
+        try:
+            write_meta(self.path, self.meta)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
         if problem is not None:
             raise problem
 
     def __repr__(self) -> str:
         state = self.meta["status"]
         return f"RunWriter({str(self.path)!r}, {state}, {self.meta['rows']} rows written)"
+
+
+def _check_flush(flush_rows: int, flush_interval_s: float) -> None:
+    if flush_rows < 1 or not flush_interval_s >= 0:
+        raise ValueError(
+            f"flush_rows must be >= 1 and flush_interval_s >= 0, "
+            f"got {flush_rows!r} and {flush_interval_s!r}"
+        )
+
+
+def _schema(meta: dict[str, Any], parts: list[Path]) -> pd.DataFrame | None:
+    """Zero rows with the dtypes of all rows written so far: from ``meta.json`` for a
+    finished attempt, from the part files' schemas for one whose process died."""
+    if not parts:
+        return None
+    if meta["status"] != "running" and meta.get("columns"):
+        return pd.DataFrame({c: pd.Series(dtype=_dtype(d)) for c, d in meta["columns"].items()})
+    return pd.concat([part_schema(p) for p in parts], sort=False)
 
 
 def _clock_reading(clock: Any) -> float | None:
@@ -214,7 +367,10 @@ def _clock_reading(clock: Any) -> float | None:
 def load_run(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The rows of the run in folder ``path`` (one per measured point, in the order
     measured) and its metadata. Parts with different columns are joined (missing values
-    NaN, columns in order of first appearance). A run still marked ``"running"`` (its
+    NaN, columns in order of first appearance). A resumed run gives the rows of all its
+    attempts, in order, and an ``attempt`` column last (1: the first attempt, 2: the
+    first resume, ...; not stored in the part files: the parts' attempts follow from
+    ``meta["resumes"]``). A run still marked ``"running"`` (its
     process died) loads with the rows written so far; its ``rows``, ``parts`` and
     ``columns`` are counted from the data. Raises :class:`RunFileError` (a
     ``ValueError``) naming the file when the folder is not a run or a file is damaged."""
@@ -232,7 +388,7 @@ def load_run(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if meta["status"] == "running":
         meta.update(rows=len(data), parts=len(parts))
         meta["columns"] = {c: str(d) for c, d in data.dtypes.items()}
-        return _nan_for_missing(data), meta
+        return _with_attempts(_nan_for_missing(data), meta, parts, frames), meta
     where = folder / META_NAME
     if meta.get("parts") is not None and meta["parts"] != len(parts):
         raise RunFileError(
@@ -250,7 +406,22 @@ def load_run(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                 data[column] = data[column].astype(_dtype(dtype))
             except (TypeError, ValueError):
                 pass
-    return _nan_for_missing(data), meta
+    return _with_attempts(_nan_for_missing(data), meta, parts, frames), meta
+
+
+def _with_attempts(
+    data: pd.DataFrame, meta: dict[str, Any], parts: list[Path], frames: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """``data`` with an ``attempt`` column (1, 2, ...: which attempt logged each row)
+    if the run was resumed; as it is otherwise (or if the protocol has such a column)."""
+    resumes = meta.get("resumes") or []
+    if not resumes or ATTEMPT_COLUMN in data.columns:
+        return data
+    firsts = sorted(int(r["first_part"]) for r in resumes if r.get("first_part") is not None)
+    attempts = [1 + sum(f <= part_index(p) for f in firsts) for p in parts]
+    counts = [len(f) for f in frames]
+    data[ATTEMPT_COLUMN] = np.repeat(np.array(attempts, dtype=np.int64), counts)
+    return data
 
 
 def _nan_for_missing(data: pd.DataFrame) -> pd.DataFrame:

@@ -35,6 +35,7 @@ META_KEYS = {
     "start_clock_s",
     "end_clock_s",
     "clock",
+    "array_shape",
     "rows",
     "parts",
     "columns",
