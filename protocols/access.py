@@ -131,6 +131,14 @@ def square_law_gate(
     return float(np.clip(v_th_V + math.sqrt(2 * max(i_limit_A, 0.0) / k_A_per_V2), 0, v_max_V))
 
 
+def square_law_current(
+    v_gate_V: float, *, v_th_V: float = 0.5, k_A_per_V2: float = 200e-6
+) -> float:
+    """Saturation current (A) of the board's square-law access transistor at gate
+    voltage ``v_gate_V`` (the inverse of :func:`square_law_gate`, same calibration)."""
+    return 0.5 * k_A_per_V2 * max(float(v_gate_V) - v_th_V, 0.0) ** 2
+
+
 def cell_access(station: Any, via: str, *, nplc: float = 1.0) -> CellAccess:
     """The access path ``via`` ("smu" or "board") on ``station``."""
     if via == "smu":

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rramlab.errors import LimitError
-from rramlab.protocols.access import VIA, CellAccess, CellReading
+from rramlab.protocols.access import VIA, CellAccess, CellReading, square_law_current
 
 Cell = tuple[int, int]
 Cells = tuple[Cell, ...]
@@ -103,7 +103,10 @@ def check_number(
     """``value`` as a finite float, with optional bounds; ValueError naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{field} must be a number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ValueError(f"{field} must be finite, got an integer beyond any float") from None
     if not math.isfinite(value):
         raise ValueError(f"{field} must be finite, got {value!r}")
     if positive and value <= 0:
@@ -175,8 +178,9 @@ def max_pulse_voltage_V(station: Any, via: str) -> float:
 
 
 def check_pulse_width(station: Any, via: str, width_s: float, field: str = "width_s") -> None:
+    # (no slack above: the drivers refuse a width a hair beyond the limit)
     lo, hi = pulse_width_range_s(station, via)
-    if width_s < lo * (1 - _REL_SLACK) or width_s > hi * (1 + _REL_SLACK):
+    if width_s < lo * (1 - _REL_SLACK) or width_s > hi:
         raise LimitError(
             f"{field}={width_s:g} s: via={via!r} on station {station.name!r} makes pulses "
             f"of {lo:g}..{hi:g} s"
@@ -191,6 +195,47 @@ def check_pulse_voltage(station: Any, via: str, v_V: float, field: str) -> None:
             f"{station.name!r} may apply (safety limit max_voltage_V="
             f"{station.limits.max_voltage_V:g} V)"
         )
+    if via == "board" and v_V < 0:
+        check_board_reset(station, field)
+
+
+def board_full_gate_current_A(station: Any) -> float:
+    """The most current (A) a board pulse can drive through a 1T1R cell: its access
+    transistor's saturation current with the word line fully on (the top of the board's
+    gate range), which is how the board runs every RESET and its own write-verify's."""
+    return square_law_current(station.board.capabilities.gate_range_V[1])
+
+
+def check_board_reset(station: Any, field: str) -> None:
+    """A RESET through the board has no current limit but the access transistor's, with
+    the word line fully on: refused when that exceeds the station's max_current_A (a
+    RESET starts from the low-resistance state, so its first instant draws it)."""
+    i_A = board_full_gate_current_A(station)
+    limit = station.limits.max_current_A
+    if i_A > limit:
+        raise LimitError(
+            f"{field}: a RESET through the board (via='board') runs with the word line "
+            f"fully on and may draw {i_A:.3g} A, beyond station {station.name!r}'s safety "
+            f"limit max_current_A={limit:g} A; RESET through the SMU (via='smu'), whose "
+            "compliance holds the limit"
+        )
+
+
+def check_board_write_verify(station: Any) -> None:
+    """The board's own write-verify (``WV``) picks its pulse amplitudes and gates
+    itself: the host can bound them only by what the board can do at most (its pulse
+    generator's amplitude, its full word line). Refused when that exceeds the
+    station's limits."""
+    caps = station.board.capabilities
+    limits = station.limits
+    if caps.pulse_amplitude_V > limits.max_voltage_V:
+        raise LimitError(
+            f"the board's write-verify chooses its own pulse amplitudes, up to its "
+            f"{caps.pulse_amplitude_V:g} V pulse generator: beyond station "
+            f"{station.name!r}'s safety limit max_voltage_V={limits.max_voltage_V:g} V "
+            "(program with write-verify, the host-side loop, instead)"
+        )
+    check_board_reset(station, "the board's write-verify")
 
 
 def check_compliance(station: Any, via: str, i_A: float, field: str) -> None:
@@ -207,12 +252,34 @@ def check_compliance(station: Any, via: str, i_A: float, field: str) -> None:
 
 
 def check_read_voltage(station: Any, via: str, v_V: float, field: str = "v_read_V") -> None:
-    """A read voltage the path can apply (the board's read DAC range is about 1 V)."""
+    """A read voltage the path can apply (the board's read DAC range is about 1 V) and,
+    through the board, one at which no cell it is built to read carries more than the
+    station's max_current_A (see :func:`board_read_current_A`)."""
     top = station.limits.max_voltage_V
     if via == "board":
         top = min(top, station.board.capabilities.dac_range_V)
     if abs(v_V) > top:
         raise LimitError(f"{field}={v_V:g} V: via={via!r} reads at most {top:g} V")
+    if via == "board":
+        i_A = board_read_current_A(station, v_V)
+        limit = station.limits.max_current_A
+        if i_A > limit:
+            top = abs(v_V) * limit / i_A
+            raise LimitError(
+                f"{field}={v_V:g} V: a board read has no current limit, and a cell at the "
+                f"top of the board's read range would carry {i_A:.3g} A, beyond station "
+                f"{station.name!r}'s safety limit max_current_A={limit:g} A; read through "
+                f"the board at |V| <= {top:.3g} V, or through the SMU (via='smu')"
+            )
+
+
+def board_read_current_A(station: Any, v_V: float) -> float:
+    """The most current (A) a board read at ``v_V`` drives through a cell the board is
+    built to read: its ADC's full scale at its nominal read voltage (``CAPS?``:
+    ``adc_range_A`` at ``read_voltage_V``, i.e. 500 uS on the simulated board), scaled
+    to ``v_V``. The read path has no current limiter of its own."""
+    caps = station.board.capabilities
+    return caps.adc_range_A * abs(v_V) / caps.read_voltage_V
 
 
 # ---------------------------------------------------------------------- reads

@@ -25,7 +25,9 @@ With ``width_s`` None the pulses are as short as the access path allows but at l
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+from typing import Any
 
 from rramlab.protocols import cells as cellcheck
 from rramlab.protocols.access import CellAccess, cell_access
@@ -59,9 +61,9 @@ class WriteVerifyParams(ProtocolParams):
     def check(self) -> None:
         object.__setattr__(self, "cells", cellcheck.normalize_cells(self.cells))
         targets = self.g_target_S
-        if isinstance(targets, (int, float)) and not isinstance(targets, bool):
+        if isinstance(targets, numbers.Real) and not isinstance(targets, bool):
             targets = (targets,)
-        object.__setattr__(self, "g_target_S", tuple(targets))
+        object.__setattr__(self, "g_target_S", _conductances("g_target_S", targets))
         if len(self.g_target_S) not in (1, len(self.cells)):
             raise ValueError(
                 f"g_target_S holds {len(self.g_target_S)} values for {len(self.cells)} cells;"
@@ -90,6 +92,7 @@ class WriteVerifyParams(ProtocolParams):
         cellcheck.check_via_station(self.via, station)
         cellcheck.check_cells_fit(self.cells, station)
         cellcheck.check_pulse_voltage(station, self.via, self.v_max_V, "v_max_V")
+        cellcheck.check_pulse_voltage(station, self.via, -self.v_max_V, "v_max_V (RESET)")
         cellcheck.check_pulse_width(station, self.via, self.pulse_width_s(station))
         for g in self.g_target_S:
             cellcheck.check_compliance(
@@ -115,6 +118,16 @@ class WriteVerifyParams(ProtocolParams):
         if self.i_reset_compliance_A is not None:
             return self.i_reset_compliance_A
         return station.limits.max_current_A
+
+
+def _conductances(field: str, value: Any) -> tuple:
+    """``value`` as a tuple (its members are checked as numbers afterwards)."""
+    if not isinstance(value, (str, bytes)):
+        try:
+            return tuple(value)
+        except TypeError:
+            pass
+    raise ValueError(f"{field} must be conductances (S), got {value!r}")
 
 
 class _Amplitudes:

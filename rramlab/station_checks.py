@@ -5,13 +5,12 @@ simulation section; instruments, roles and wiring are checked by
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from rramlab.limits import SafetyLimits
-from rramlab.station_fields import _got
+from rramlab.station_fields import _got, is_finite
 from rramlab.station_instrument_checks import _InstrumentChecker
 from rramlab.station_spec import LIMIT_FIELDS, InstrumentSpec, SimulationSpec, StationSpec
 
@@ -121,7 +120,7 @@ class _Checker(_InstrumentChecker):
             path = f"simulation.params.{key}"
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 self.fail(path, f"expected a number, got {_got(item)}")
-            elif not math.isfinite(item):
+            elif not is_finite(item):
                 self.fail(path, f"expected a finite number, got {_got(item)}")
             else:
                 params[key] = float(item)

@@ -34,9 +34,20 @@ def _got(value: Any) -> str:
         return "a mapping"
     if isinstance(value, (list, tuple)):
         return "a list"
+    if isinstance(value, int) and value.bit_length() > 64:  # repr() of a huge one fails
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     if isinstance(value, (str, int, float)):
         return repr(value)
     return f"a {type(value).__name__}"
+
+
+def is_finite(value: int | float) -> bool:
+    """``math.isfinite`` for a YAML/TOML number, false for an integer beyond any float
+    (``0x`` and a thousand ``f``: ``math.isfinite`` raises on it)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _join(path: str, key: str) -> str:
@@ -102,7 +113,7 @@ class _FieldChecker:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(path, f"expected a number{unit}, got {_got(value)}")
             return None
-        if not math.isfinite(value) or value <= 0:
+        if not is_finite(value) or value <= 0:
             self.fail(path, f"expected a finite number > 0{unit}, got {_got(value)}")
             return None
         return float(value)

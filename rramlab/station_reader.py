@@ -34,6 +34,18 @@ def read_station_file(path: str | Path) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise StationFileError(source, [("", f"not UTF-8 text ({error})")]) from None
+    try:
+        return _parse(text, language, source)
+    except RecursionError:
+        raise StationFileError(source, [("", f"{language} nested too deeply")]) from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        if isinstance(error, StationFileError):
+            raise
+        what = "a number with too many digits" if "digits" in str(error) else str(error)
+        raise StationFileError(source, [("", f"{language}: unreadable value: {what}")]) from None
+
+
+def _parse(text: str, language: str, source: str) -> Any:
     if language == "TOML":
         try:
             return tomllib.loads(text)

@@ -64,7 +64,10 @@ def parse_station(data: Any, *, source: str = "<station>", file: str | None = No
     """Check parsed station-file content and return its :class:`StationSpec`; every
     problem is collected and raised together as a :class:`StationFileError`."""
     check = _Checker()
-    spec = check.station(data, source)
+    try:
+        spec = check.station(data, source)
+    except RecursionError:  # content nested (or aliased into itself) beyond reason
+        raise StationFileError(source, [("", "nested too deeply")]) from None
     if check.problems or spec is None:
         raise StationFileError(source, check.problems or [("", "not a station description")])
     return dataclasses.replace(spec, source=source, file=file)

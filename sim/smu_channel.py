@@ -70,11 +70,16 @@ class SimulatedChannel:
         self.terminals = terminals
         self.clock = clock
         self.rng = rng
+        #: A stuck output (fault injection, :mod:`rramlab.sim.faults`): it stays on when
+        #: turned off or reset, and reports that it is on.
+        self.stuck_on = False
+        self.output_on = False
         self.reset()
 
     def reset(self) -> None:
-        """Power-on defaults: output off, 0 V source, 100 uA limit (as the 2450's *RST)."""
-        self.output_on = False
+        """Power-on defaults: output off (unless stuck on), 0 V source, 100 uA limit (as
+        the 2450's *RST)."""
+        self.output_on = self.output_on and self.stuck_on
         self.source_function = "VOLT"  # or "CURR"
         self.source_level = 0.0
         self.current_limit_A = 100e-6
@@ -137,6 +142,9 @@ class SimulatedChannel:
         return Reading(voltage, current, tripped, self.clock.now(), self.source_level)
 
     def set_output(self, on: bool) -> None:
+        """Turn the output on or off; a stuck output stays on."""
+        if not on and self.stuck_on and self.output_on:
+            return
         self.output_on = bool(on)
         if not on:
             self.tripped = False

@@ -26,6 +26,8 @@ from enum import Enum
 from rramlab.sim.scpi.errors import ScpiError
 
 MAX_MNEMONIC = 12  # SCPI-99 7.2: a long-form mnemonic has at most 12 characters
+MAX_CHANNELS = 4096  # a channel list expanding to more is refused (-224), not built
+_CHANNEL_DIGITS = 6  # channel numbers have at most this many digits
 _WHITESPACE = " \t\r"
 _LETTERS = frozenset(string.ascii_letters)
 _DIGITS = frozenset(string.digits)
@@ -251,13 +253,15 @@ def _hash(s: _Scanner) -> Param:
         digits = s.take(_NAME_CHARS)
         base = {"H": 16, "Q": 8, "B": 2}[kind]
         try:
-            value = int(digits, base)
+            value = float(int(digits, base))
         except ValueError:
-            raise ScpiError(-121, f"#{kind}{digits}") from None
+            raise ScpiError(-121, f"#{kind}{digits[:20]}") from None
+        except OverflowError:  # beyond any float: not a number an instrument holds
+            raise ScpiError(-120, f"#{kind} number of {len(digits)} digits") from None
         c = s.peek()
         if c and c not in _WHITESPACE and c not in ",;":
             raise s.error(-121)
-        return Param(Kind.NUMBER, s.text[start : s.pos], float(value))
+        return Param(Kind.NUMBER, s.text[start : s.pos], value)
     if kind not in _DIGITS or not kind:
         raise s.error(-161, "'#' must start a block or a non-decimal number")
     n = int(kind)
@@ -291,15 +295,21 @@ def _parenthesis(s: _Scanner) -> Param:
         raise ScpiError(-101, f"character {ord(bad):#x} in a channel list")
     channels: list[int] = []
     for item in s.text[s.pos + 2 : close].split(","):
-        channels.extend(_channel_range(item.strip()))
+        channels.extend(_channel_range(item.strip(), MAX_CHANNELS - len(channels)))
     s.pos = close + 1
     return Param(Kind.CHANNELS, text, tuple(channels))
 
 
-def _channel_range(item: str) -> list[int]:
+def _channel_range(item: str, room: int) -> list[int]:
+    """The channels of one list entry (``n`` or ``first:last``); -224 when the list
+    would hold more than ``room`` more channels (a range is counted, not built)."""
     parts = [p.strip() for p in item.split(":")]
     if not 1 <= len(parts) <= 2 or not all(p and set(p) <= _DIGITS for p in parts):
-        raise ScpiError(-102, f"bad channel list entry {item!r}")
-    first, last = int(parts[0]), int(parts[-1])
+        raise ScpiError(-102, f"bad channel list entry {item[:40]!r}")
+    if any(len(p.lstrip("0")) > _CHANNEL_DIGITS for p in parts):
+        raise ScpiError(-224, f"channel number {item[:20]!r}... does not exist")
+    first, last = (int(p.lstrip("0") or "0") for p in (parts[0], parts[-1]))
+    if abs(last - first) + 1 > room:
+        raise ScpiError(-224, f"channel list longer than {MAX_CHANNELS} channels")
     step = 1 if last >= first else -1
     return list(range(first, last + step, step))

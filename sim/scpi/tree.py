@@ -186,7 +186,10 @@ class CommandTree:
                 child = node.children.get(name)
                 if child is None or child.spec is None or child.spec.suffixes is None:
                     return None
-                suffix = int(word[len(name) :]) if len(name) < len(word) else None
+                digits = word[len(name) :]
+                # (a suffix of more digits than any node takes is out of range, -114;
+                # int() of thousands of digits would be slow or refused)
+                suffix = None if not digits else int(digits) if len(digits) <= 9 else -1
             spec = child.spec
             if spec is not None and spec.suffixes is not None:
                 value = 1 if suffix is None else suffix

@@ -27,7 +27,7 @@ class BufferColumn(HostObject):
         return self.buffer.column_values(self.column)
 
     def tsp_index(self, key: object) -> object:
-        if isinstance(key, float) and key == int(key):
+        if isinstance(key, float) and key.is_integer():  # (inf and nan are not)
             values = self.values()
             i = int(key)
             return values[i - 1] if 1 <= i <= len(values) else None

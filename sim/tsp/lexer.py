@@ -8,6 +8,7 @@ queue. Numbers become Python floats: every TSP number is a double.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rramlab.sim.tsp.errors import TspSyntaxError
@@ -267,7 +268,10 @@ def parse_number(text: str) -> float | None:
         digits = body[2:]
         if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
             return None
-        return sign * float(int(digits, 16))
+        try:
+            return sign * float(int(digits, 16))
+        except OverflowError:  # beyond any double: Lua's strtod gives HUGE_VAL
+            return sign * math.inf
     if not body or body[0] not in "0123456789.":
         return None  # refuses "inf", "nan" and friends, as Lua does
     if any(c not in "0123456789.eE+-" for c in body):

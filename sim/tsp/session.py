@@ -31,6 +31,7 @@ MAX_SCRIPT_CHARS = 1 << 20  # a script being loaded
 MAX_OUTPUT_MESSAGES = 10_000  # unread replies kept
 MAX_OUTPUT_CHARS = 16 << 20  # and their total size
 _SCRIPT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_REGISTER = re.compile(r"[0-9]{1,3}")  # an 8-bit register value (not isdigit(): "²")
 
 
 class ScriptObject(HostObject):
@@ -95,6 +96,8 @@ class TspSession:
     # ------------------------------------------------------------------ MessageInstrument
     def write(self, message: str) -> None:
         """Run one program message (several lines are taken one at a time)."""
+        if isinstance(message, bytes | bytearray):  # a careless transport: keep serving
+            message = bytes(message).decode("latin-1")
         for line in message.split("\n"):
             self._line(line.removesuffix("\r"))
 
@@ -262,7 +265,7 @@ class TspSession:
             self.emit(str(self._ese))
         elif header == "*SRE?":
             self.emit(str(self._sre))
-        elif header in ("*ESE", "*SRE") and argument.isdigit() and int(argument) < 256:
+        elif header in ("*ESE", "*SRE") and _REGISTER.fullmatch(argument) and int(argument) < 256:
             if header == "*ESE":
                 self._ese = int(argument)
             else:

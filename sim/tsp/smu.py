@@ -282,6 +282,7 @@ class Smu2600(HostObject):
         on = s["source.output"] == 1.0
         if on != ch.output_on:
             ch.set_output(on)
+            s["source.output"] = 1.0 if ch.output_on else 0.0  # a stuck output stays on
 
     def _check_level(self, x: float, kind: str) -> float:
         spec = self.spec

@@ -124,10 +124,10 @@ def _select(a: list[object]) -> object:
     which = arg(a, 1)
     if which == "#":
         return float(len(a) - 1)
-    i = int(arg_number(a, 1, "select"))
-    if i < 1:
+    x = arg_number(a, 1, "select")
+    if not math.isfinite(x) or x < 1:
         raise TspRuntimeError("bad argument #1 to `select' (index out of range)")
-    return tuple(a[i:])
+    return tuple(a[int(x) :])
 
 
 def _next(a: list[object]) -> tuple[object, ...]:
