@@ -6,21 +6,35 @@ SMU port + 1, or ``rramsim://...`` for an in-process simulated board. Every valu
 checked against the board's reported capabilities and the station's safety limits
 before a byte is sent; arrays come back as numpy arrays in SI units (amperes, volts,
 siemens).
+
+On a flaky link (docs/faults.md) reads and queries are sent again after a
+resynchronisation; pulses and write-verify never are (a failure says that whether
+they ran is unknown); a setting whose reply is lost is read back (``GATE?``,
+``TILE?``, ...) and sent again only if it provably did not take effect. A lost link
+raises :class:`~rramlab.errors.ConnectionLost`; :meth:`ArrayBoard.reconnect` opens the
+same port again and checks that the same board answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import serial
 
+from rramlab import instrument_lock
 from rramlab.drivers.board_link import BoardError, BoardLink, Reply, float32_block
 from rramlab.drivers.source_meter import Identity
-from rramlab.errors import InstabilityError, InstrumentError, LimitError
+from rramlab.errors import ConnectionLost, InstabilityError, InstrumentError, LimitError
 from rramlab.limits import SafetyLimits
+
+log = logging.getLogger(__name__)
 
 PROTOCOL_MAJOR = 1
 DEFAULT_TIMEOUT_S = 10.0
@@ -51,6 +65,7 @@ class BoardCapabilities:
     inv_clamp_V: float
     inv_input_range_A: float
     max_write_verify_pulses: int
+    inv_feedback_max_S: float = 0.0  # 0: no INV feedback conductances (key absent)
 
     @classmethod
     def parse(cls, text: str) -> BoardCapabilities:
@@ -71,6 +86,7 @@ class BoardCapabilities:
             inv_clamp_V=float(data["inv_clamp_V"]),
             inv_input_range_A=float(data["inv_input_range_A"]),
             max_write_verify_pulses=int(data["max_write_verify_pulses"]),
+            inv_feedback_max_S=float(data.get("inv_feedback_max_S", 0.0)),
         )
 
 
@@ -119,38 +135,132 @@ class ArrayBoard:
     ) -> None:
         self.limits = limits
         self.name = name
-        port = url if not isinstance(url, str) else serial.serial_for_url(url, timeout=timeout_s)
+        opened = isinstance(url, str)
+        self._instrument_lock = _lock_board(url, name) if opened else None
+        port = serial.serial_for_url(url, timeout=timeout_s) if opened else url
         self.link = BoardLink(port, name=name)
-        self._identity = Identity.parse(self.link_query_line("*IDN?"))
+        try:
+            self._identity, self.capabilities = self._identify()
+        except BaseException:
+            if opened:
+                with contextlib.suppress(Exception):
+                    port.close()
+                instrument_lock.release(self._instrument_lock)
+            raise
+        self.tile = self.capabilities.tiles[0]
+        self._gate_V: float | None = None
+
+    def _identify(self) -> tuple[Identity, BoardCapabilities]:
+        """``*IDN?``, ``PROTO?`` (refused unless major :data:`PROTOCOL_MAJOR`), ``CAPS?``."""
+        line = self.link_query_line("*IDN?")
+        try:
+            identity = Identity.parse(line)
+        except ValueError:
+            raise InstrumentError(
+                f"unexpected identification {line[:80]!r}", instrument=self.name, command="*IDN?"
+            ) from None
+        self.link.marker = line  # what resynchronisation reads up to
         version = self._ok("PROTO?").fields
         if not version or version[0].split(".")[0] != str(PROTOCOL_MAJOR):
             raise InstrumentError(
                 f"board speaks protocol {version}, this driver {PROTOCOL_MAJOR}.x",
-                instrument=name,
+                instrument=self.name,
                 command="PROTO?",
             )
         caps = " ".join(self._ok("CAPS?").fields)
         try:
-            self.capabilities = BoardCapabilities.parse(caps)
+            capabilities = BoardCapabilities.parse(caps)
         except (ValueError, KeyError, TypeError, IndexError) as error:
             raise InstrumentError(
-                f"unreadable CAPS? reply: {error}", instrument=name, command="CAPS?"
+                f"unreadable CAPS? reply: {error}", instrument=self.name, command="CAPS?"
             ) from None
-        self.tile = self.capabilities.tiles[0]
-        self._gate_V: float | None = None
+        return identity, capabilities
 
     # ------------------------------------------------------------------ plumbing
     def link_query_line(self, line: str) -> str:
         """Send a line whose reply is a bare line (``*IDN?``) and return it."""
-        self.link.port.write((line + "\n").encode("ascii"))
-        self.link.port.flush()
-        return self.link.read_line(line)
+        return self.link.query_line(line)
 
     def _ok(self, line: str, block: bytes | None = None, *, retry: bool = True) -> Reply:
         return self.link.command(line, block, retry=retry)
 
+    def _set(self, line: str, readback: str, took_effect: Callable[[list[str]], bool]) -> None:
+        """A setting: sent once. If its reply is lost or garbled, ``readback`` (a query)
+        says whether it took effect; if it provably did not, it is sent once more
+        (not a repeat: the board never ran it). A refusal (``ERR``) raises at once."""
+        try:
+            self._ok(line, retry=False)
+            return
+        except (ConnectionLost, BoardError):
+            raise
+        except InstrumentError as failure:
+            try:
+                fields = self._ok(readback).fields
+            except InstrumentError as unreadable:
+                failure.add_note(f"{readback} could not tell either: {unreadable}")
+                raise failure from None
+            if took_effect(fields):
+                log.info("%s: %s; %s says it took effect", self.name, failure.message, readback)
+                return
+            log.info("%s: %s did not take effect; sending it again", self.name, line)
+        self._ok(line, retry=False)
+
     def close(self) -> None:
-        self.link.port.close()
+        try:
+            self.link.port.close()
+        finally:
+            instrument_lock.release(getattr(self, "_instrument_lock", None))
+
+    def reconnect(self, *, attempts: int = 3, wait_s: float = 0.5) -> None:
+        """Close the port and open it again (same URL or port object): what to do after
+        :class:`~rramlab.errors.ConnectionLost` once the cable is back, or to reset a
+        hung board (reopening a USB serial port resets many boards, as DTR does).
+
+        The board must be the same one: same ``*IDN?`` (serial number included), same
+        protocol major version, same capabilities, else :class:`InstrumentError` (the
+        port stays open). It may have restarted, so the driver takes the selected tile
+        from ``TILE?`` and forgets the gate voltage it set; set it again before SET
+        pulses. Opening is tried ``attempts`` times, ``wait_s`` apart; if it never
+        works, :class:`~rramlab.errors.ConnectionLost`.
+        """
+        port = self.link.port
+        with contextlib.suppress(Exception):
+            port.close()
+        for attempt in range(attempts):
+            try:
+                port.open()
+                break
+            except (serial.SerialException, OSError) as error:
+                if attempt + 1 == attempts:
+                    raise ConnectionLost(
+                        f"could not open {getattr(port, 'port', port)!r} again: {error}",
+                        instrument=self.name,
+                        command="reconnect",
+                    ) from error
+                time.sleep(wait_s)
+        self.link.reopened()
+        identity, capabilities = self._identify()
+        if identity != self._identity:
+            raise InstrumentError(
+                f"a different board answered: {identity} (was {self._identity})",
+                instrument=self.name,
+                command="*IDN?",
+            )
+        if capabilities != self.capabilities:
+            raise InstrumentError(
+                "the board's capabilities changed since it was opened",
+                instrument=self.name,
+                command="CAPS?",
+            )
+        tiles = {t.id: t for t in capabilities.tiles}
+        reply = self._ok("TILE?").fields
+        try:
+            self.tile = tiles[int(reply[0])]
+        except (IndexError, ValueError, KeyError):
+            raise InstrumentError(
+                f"unexpected TILE? reply {reply}", instrument=self.name, command="TILE?"
+            ) from None
+        self._gate_V = None
 
     @property
     def identity(self) -> Identity:
@@ -193,14 +303,15 @@ class ArrayBoard:
     # ------------------------------------------------------------------ settings
     def reset(self) -> None:
         """``*RST``: every line grounded, SMU switch open, default settings."""
-        self._ok("*RST")
         self._gate_V = None
+        self._ok("*RST", retry=False)
+        self.tile = {t.id: t for t in self.capabilities.tiles}.get(0, self.tile)  # *RST: tile 0
 
     def select_tile(self, tile_id: int) -> None:
         tiles = {t.id: t for t in self.capabilities.tiles}
         if tile_id not in tiles:
             raise LimitError(f"no tile {tile_id}; the board has {sorted(tiles)}")
-        self._ok(f"TILE {tile_id}")
+        self._set(f"TILE {tile_id}", "TILE?", lambda f: f == [str(tile_id)])
         self.tile = tiles[tile_id]
 
     def set_gate(self, v_gate_V: float) -> None:
@@ -209,35 +320,35 @@ class ArrayBoard:
         v = float(v_gate_V)
         if not (math.isfinite(v) and lo <= v <= hi):
             raise LimitError(f"gate voltage {v_gate_V!r} V is outside the board's {lo:g}..{hi:g} V")
-        self._ok(f"GATE {v:.9g}")
+        self._set(f"GATE {v:.9g}", "GATE?", lambda f: _near(f, v))
         self._gate_V = v
 
     def set_read_voltage(self, v_read_V: float) -> None:
         v = float(self._dac_values(np.array([v_read_V]), "read voltage")[0])
         if v == 0:
             raise LimitError("read voltage must not be 0 V")
-        self._ok(f"VREAD {v:.9g}")
+        self._set(f"VREAD {v:.9g}", "VREAD?", lambda f: _near(f, v))
 
     def route(self, row: int, col: int) -> None:
         """Connect the external SMU's terminals to cell (row, col) of the current tile."""
         row, col = self._cell(row, col)
-        self._ok(f"ROUTE {row} {col}")
+        self._set(f"ROUTE {row} {col}", "ROUTE?", lambda f: f == [str(row), str(col)])
 
     def unroute(self) -> None:
-        self._ok("ROUTE OFF")
+        self._set("ROUTE OFF", "ROUTE?", lambda f: f == ["OFF"])
 
     def ground(self) -> None:
-        self._ok("GND")
+        self._ok("GND", retry=False)
 
     def float_lines(self) -> None:
-        self._ok("FLOAT")
+        self._ok("FLOAT", retry=False)
 
     # ------------------------------------------------------------------ pulses and reads
     def pulse(self, v_V: float, width_s: float, row: int, col: int) -> float:
         """One pulse on cell (row, col); returns the current (A) at the end of it."""
         row, col = self._cell(row, col)
         v, width = self._pulse_values(v_V, width_s)
-        self._ok(f"SEL {row} {col}")
+        self._set(f"SEL {row} {col}", "SEL?", lambda f: f == [str(row), str(col)])
         return _number(self._ok(f"PULSE {v:.9g} {width:.9g}", retry=False), self.name, "PULSE")
 
     def pulse_row(self, v_V: float, width_s: float, row: int) -> None:
@@ -286,10 +397,14 @@ class ArrayBoard:
         reply = self._ok(f"MVM {row0} {col0} {v.size} {n_cols}", float32_block(v))
         return self._floats(reply, n_cols, "MVM")
 
-    def inv(self, i_in_A: np.ndarray, *, row0: int = 0, col0: int = 0) -> InvReading:
+    def inv(
+        self, i_in_A: np.ndarray, *, row0: int = 0, col0: int = 0, feedback_S: float = 0.0
+    ) -> InvReading:
         """Run the INV circuit on the n x n block at (row0, col0) with input currents
-        ``i_in_A`` (A); returns the settled outputs (V). Raises InstabilityError when the
-        block cannot be inverted, InvSaturatedError when an output hits the clamp."""
+        ``i_in_A`` (A) and ``feedback_S`` (S) from each op-amp's output to its inverting
+        input (the outputs solve ``(G + feedback_S I) V = -I``); returns the settled
+        outputs (V). Raises InstabilityError when the block cannot be inverted,
+        InvSaturatedError when an output hits the clamp."""
         i = np.asarray(i_in_A, dtype=float)
         if i.ndim != 1 or not np.all(np.isfinite(i)):
             raise ValueError("i_in_A must be a one-dimensional array of finite currents")
@@ -300,21 +415,24 @@ class ArrayBoard:
                 f"INV input current {peak:g} A is beyond the board's "
                 f"+-{self.capabilities.inv_input_range_A:g} A"
             )
+        feedback, fb_max = float(feedback_S), self.capabilities.inv_feedback_max_S
+        if not (math.isfinite(feedback) and 0 <= feedback <= fb_max):
+            raise LimitError(f"INV feedback {feedback_S!r} S is outside the board's 0..{fb_max:g}")
         self._block_bounds(row0, col0, i.size, i.size)
-        command = f"INV {row0} {col0} {i.size}"
+        command = f"INV {row0} {col0} {i.size}" + (f" FB={feedback:.9g}" if feedback else "")
         try:
             reply = self._ok(command, float32_block(i))
         except BoardError as error:
             if error.code == INV_UNSTABLE:
                 raise InstabilityError(f"{self.name}: {error.message}") from error
             if error.code == INV_SATURATED and error.block is not None:
-                self.link.read_line(command)  # the settling-time line that follows
+                self.link.read_more(command)  # the settling-time line that follows
                 raise InvSaturatedError(
                     error, _as_floats(error.block, i.size, self.name, command)
                 ) from None
             raise
         v_out = self._floats(reply, i.size, command)
-        return InvReading(v_out, _settling_time(self.link.read_line(command), self.name, command))
+        return InvReading(v_out, _settling_time(self.link.read_more(command), self.name, command))
 
     def write_verify(
         self, targets_S: np.ndarray, *, tol_rel: float = 0.05, max_pulses: int = 100
@@ -370,6 +488,13 @@ class ArrayBoard:
         return _as_floats(reply.block, count, self.name, command)
 
 
+def _lock_board(url: str, name: str) -> instrument_lock.InstrumentLock | None:
+    """Lock the board's port for this process before it is opened
+    (rramlab.instrument_lock): a second process gets InstrumentInUseError; in-process
+    simulated boards (``rramsim://``) need no lock."""
+    return instrument_lock.lock_port(url, instrument=name)
+
+
 def _as_floats(block: bytes, count: int, name: str, command: str) -> np.ndarray:
     if len(block) != 4 * count:
         raise InstrumentError(
@@ -378,6 +503,15 @@ def _as_floats(block: bytes, count: int, name: str, command: str) -> np.ndarray:
             command=command,
         )
     return np.frombuffer(block, dtype="<f4").astype(float)
+
+
+def _near(fields: list[str], value: float) -> bool:
+    """Whether a readback (one number) is ``value``, to a DAC step or so."""
+    try:
+        (text,) = fields
+        return math.isclose(float(text), value, rel_tol=1e-3, abs_tol=1e-3)
+    except ValueError:
+        return False
 
 
 def _number(reply: Reply, name: str, command: str) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rramlab.clock import Clock, VirtualClock
+from rramlab.sim.board.capabilities import BoardSpec
 from rramlab.sim.board.firmware import BoardFirmware
 from rramlab.sim.crossbar import Crossbar
 from rramlab.sim.message import MessageInstrument
@@ -42,7 +43,9 @@ def make_smu(
 class SimulatedBench:
     """A crossbar of ``rows`` x ``cols`` cells, simulated SMUs of ``smu_models`` (each
     channel probing cell (0, 0) until the board routes it elsewhere) and an array board
-    (:attr:`board`, tile 0 = :attr:`array`)."""
+    (:attr:`board`, tile 0 = :attr:`array`) whose datasheet is ``board_spec`` (default
+    :class:`~rramlab.sim.board.capabilities.BoardSpec`). More tiles: ``bench.board.add_tile``
+    (before a driver reads ``CAPS?``)."""
 
     def __init__(
         self,
@@ -54,6 +57,7 @@ class SimulatedBench:
         params: CrossbarParams | None = None,
         access: str = "1T1R",
         clock: Clock | None = None,
+        board_spec: BoardSpec | None = None,
     ) -> None:
         self.seed = seed
         self.clock = clock if clock is not None else VirtualClock()
@@ -68,4 +72,6 @@ class SimulatedBench:
             self.probes[model] = probes
             self.smus[model] = make_smu(model, probes, self.clock, self.rng)
         # The array board on the same crossbar; its switch matrix moves the SMU probes.
-        self.board = BoardFirmware(self.array, probes=self.probes, serial_number=f"SIM{seed}")
+        self.board = BoardFirmware(
+            self.array, probes=self.probes, spec=board_spec, serial_number=f"SIM{seed}"
+        )

@@ -32,7 +32,7 @@ from rramlab.clock import Clock, VirtualClock
 from rramlab.sim import cell, wear
 from rramlab.sim.aging import age_cells
 from rramlab.sim.biasing import ACCESS_TYPES, LineBias, check_scheme, line_bias
-from rramlab.sim.inv_circuit import InvResult, solve_inv
+from rramlab.sim.inv_circuit import InvResult, solve_inv, with_feedback
 from rramlab.sim.nodal import Network, NodalSolver
 from rramlab.sim.params import CrossbarParams
 from rramlab.sim.population import DEFECT_NAMES, HEALTHY, STUCK_HIGH, STUCK_LOW, CellPopulation
@@ -414,11 +414,14 @@ class Crossbar:
         rows: Lines = None,
         cols: Lines = None,
         width_s: float = DEFAULT_READ_WIDTH_S,
+        feedback_S: float = 0.0,
     ) -> InvResult:
         """Run the closed-loop INV circuit on the square block ``rows`` x ``cols``:
         inject ``i_in_A`` (A, shape (N,) or (N, B)) into the rows and return the settled
         op-amp outputs (volts on the columns), which solve ``G V = -I``. Other rows are
-        grounded (word lines off in 1T1R), other columns held at 0 V.
+        grounded (word lines off in 1T1R), other columns held at 0 V. ``feedback_S``
+        (S, >= 0) puts a resistor from each op-amp's output to its inverting input, so
+        the outputs solve ``(G + feedback_S I) V = -I``.
 
         Raises :class:`rramlab.errors.InstabilityError` when the programmed block cannot
         be inverted by the loop; outputs that hit the clamp are flagged ``saturated``.
@@ -434,6 +437,9 @@ class Crossbar:
         if not np.all(np.isfinite(i_in)):
             raise ValueError("i_in_A holds a NaN or infinite current")
         width = _positive(width_s, "width_s")
+        feedback = _finite(feedback_S, "feedback_S")
+        if feedback < 0:
+            raise ValueError(f"feedback_S must be >= 0, got {feedback_S!r}")
         self._prepare()
         p = self.params
         rows_on = self._rows_on(sel)
@@ -442,6 +448,7 @@ class Crossbar:
             k_rr, k_rc, row_currents = self._inv_network_wires(g_read, sel)
         else:
             k_rr, k_rc, row_currents = self._inv_network_ideal(g_read, sel)
+        k_rr, k_rc, row_currents = with_feedback(k_rr, k_rc, row_currents, feedback)
         result = solve_inv(
             k_rr=k_rr,
             k_rc=k_rc,

@@ -11,6 +11,9 @@ settle at ``V = -G^-1 I`` (Sun et al. PNAS 2019; Zuo et al. 2025). Modelled here
 - the output clamp: an op-amp whose output would pass ``+-clamp`` saturates there, its
   input leaves virtual ground, and the other outputs settle to what the circuit then
   gives. Saturated outputs are flagged, never silently returned as an answer;
+- an optional feedback conductance ``g_f`` from each op-amp's output to its inverting
+  input (a resistor across the diagonal cell): it adds ``g_f`` to the diagonal, so the
+  outputs solve ``(G + g_f I) V = -I`` (the diagonal split of Zuo et al. 2025);
 - stability: the op-amps integrate ``dV/dt = -w D^-1 (G V + I)`` (w = 2 pi GBW), which
   settles only if every eigenvalue of ``D^-1 G`` has a positive real part. Otherwise
   :class:`rramlab.errors.InstabilityError` is raised. The settling time constant is
@@ -51,6 +54,22 @@ class InvResult:
     @property
     def any_saturated(self) -> bool:
         return bool(np.any(self.saturated))
+
+
+def with_feedback(
+    k_rr: np.ndarray, k_rc: np.ndarray, row_currents: RowCurrents, feedback_S: float
+) -> tuple[np.ndarray, np.ndarray, RowCurrents]:
+    """The circuit with a resistor of ``feedback_S`` siemens from op-amp ``i``'s output
+    (column ``i``) to its inverting input (row ``i``): a linear element in parallel with
+    the diagonal cell, so ``G`` gains ``feedback_S`` on its diagonal."""
+    if feedback_S == 0:
+        return k_rr, k_rc, row_currents
+    extra = feedback_S * np.eye(k_rr.shape[0])
+
+    def currents(v_rows: np.ndarray, v_cols: np.ndarray) -> np.ndarray:
+        return row_currents(v_rows, v_cols) + feedback_S * (v_rows - v_cols)
+
+    return k_rr + extra, k_rc - extra, currents
 
 
 def loop_eigenvalues(k_rr: np.ndarray, k_rc: np.ndarray) -> np.ndarray:
@@ -157,10 +176,10 @@ def _settle(
 
     Rows 0..N-1 of the system are the op-amp laws (linear: ``V_in + V_out/A0 = offset``;
     saturated: ``V_out = +-clamp``), rows N..2N-1 the row KCL ``I_row(V) = I_in``. The
-    linear circuit gives the first guess; Newton's method on the nonlinear cells then
-    converges quadratically. (A chord iteration with the small-signal matrix diverges
-    once a floating, saturated row swings far enough that the sinh slope exceeds twice
-    its small-signal value.)
+    linear circuit gives the first guess; Newton's method on the nonlinear cells, damped
+    when a full step would raise the residual, then converges quadratically. (A chord
+    iteration with the small-signal matrix diverges once a floating, saturated row
+    swings far enough that the sinh slope exceeds twice its small-signal value.)
     """
     n = i_in.size
     eye = np.eye(n)
@@ -168,7 +187,11 @@ def _settle(
     law = np.hstack([np.where(linear[:, None], eye / gain, eye), np.where(linear[:, None], eye, 0)])
     law_rhs = np.where(linear, offset_V, pinned * clamp_V)
     x = np.linalg.solve(np.vstack([law, np.hstack([k_rc, k_rr])]), np.concatenate([law_rhs, i_in]))
-    scale = max(float(np.max(np.abs(i_in))), 1e-18)
+    # Residuals are judged against the currents in the circuit, not only the input: with
+    # no input current the op-amp offsets still drive currents, and float rounding of
+    # those sets the floor the iteration can reach.
+    flowing = np.concatenate([k_rc @ x[:n], k_rr @ x[n:]])
+    scale = max(float(np.max(np.abs(i_in))), float(np.max(np.abs(flowing))), 1e-18)
     for iteration in range(1, max_iterations + 1):
         currents, jacobian = _currents_and_jacobian(row_currents, x, n)
         residual = i_in - currents
@@ -177,11 +200,34 @@ def _settle(
         step = np.linalg.solve(
             np.vstack([law, jacobian]), np.concatenate([law_rhs - law @ x, residual])
         )
-        x = x + step
+        x = _damped(row_currents, i_in, x, step, float(np.max(np.abs(residual))), n)
     raise ConvergenceError(
         f"INV circuit: the nonlinear cells did not converge in {max_iterations} iterations "
         f"(residual {np.max(np.abs(residual)):.3g} A)"
     )
+
+
+def _damped(
+    row_currents: RowCurrents,
+    i_in: np.ndarray,
+    x: np.ndarray,
+    step: np.ndarray,
+    residual: float,
+    n: int,
+    halvings: int = 40,
+) -> np.ndarray:
+    """``x + t step`` with the largest ``t`` in 1, 1/2, 1/4, ... that lowers the largest
+    current residual: a full Newton step from far away (a saturated op-amp's floating
+    row, where the sinh cells are steep) can overshoot into a region where the cells'
+    currents explode. The op-amp laws are linear, so every ``t`` keeps them satisfied."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(halvings):
+            trial = x + step
+            currents = row_currents(trial[n:, None], trial[:n, None])[:, 0]
+            if np.max(np.abs(i_in - currents)) < residual:  # False for inf or NaN
+                return trial
+            step = step / 2
+    return x + step
 
 
 def _currents_and_jacobian(

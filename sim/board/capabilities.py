@@ -12,6 +12,9 @@ write-verify sense path        12 bit, auto-ranging over +-1, +-10 and +-100 uA 
                                low states that the compute ADCs cannot resolve
 INV input current DACs         12 bit over +-100 uA (row DAC through a 10 kohm resistor)
 INV output ADCs                12 bit over +-0.5 V (the op-amps clamp at +-0.4 V [PKU25])
+INV feedback conductances      0 .. 1 mS per op-amp, output to inverting input (a
+                               precision resistor bank; realises the diagonal split
+                               A+ = Ap + nI of [PKU25]); set exactly
 word-line gate                 0 .. 3.3 V (1T1R compliance via the transistor's I_sat)
 pulse generator                +-5 V, 50 ns .. 1 s; end-of-pulse current monitor 12 bit
                                over +-1 mA
@@ -49,6 +52,7 @@ class BoardSpec:
     verify_ranges_A: tuple[float, ...] = (1e-6, 10e-6, 100e-6)  # write-verify sense path
     inv_input_range_A: float = 100e-6
     inv_adc_range_V: float = 0.5
+    inv_feedback_max_S: float = 1e-3  # [assume] resistor bank down to 1 kohm per op-amp
     pulse_monitor_range_A: float = 1e-3
 
     gate_range_V: tuple[float, float] = (0.0, 3.3)
@@ -81,6 +85,7 @@ class BoardSpec:
             "read_voltage_V": self.read_voltage_V,
             "inv_clamp_V": inv_clamp_V,
             "inv_input_range_A": self.inv_input_range_A,
+            "inv_feedback_max_S": self.inv_feedback_max_S,
             "max_write_verify_pulses": self.max_write_verify_pulses,
         }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -39,10 +39,12 @@ class Block(Enum):
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """One keyword: the firmware method that runs it and whether it takes a block."""
+    """One keyword: the firmware method that runs it, whether it takes a block and the
+    named arguments (``NAME=value``) it accepts."""
 
     handler: str
     block: Block = Block.NONE
+    named: tuple[str, ...] = ()
 
 
 #: Every keyword of protocol 1.0 and the firmware method that executes it.
@@ -67,18 +69,20 @@ COMMANDS: dict[str, CommandSpec] = {
     "VREAD?": CommandSpec("vread_query"),
     "SAT?": CommandSpec("sat_query"),
     "MVM": CommandSpec("mvm", Block.REQUIRED),
-    "INV": CommandSpec("inv", Block.REQUIRED),
+    "INV": CommandSpec("inv", Block.REQUIRED, named=("FB",)),
     "WV": CommandSpec("wv", Block.REQUIRED),
 }
 
 
 @dataclass(frozen=True)
 class Command:
-    """A parsed command line: upper-case ``keyword`` and its argument tokens."""
+    """A parsed command line: upper-case ``keyword``, its positional argument tokens and
+    its named arguments (upper-case name -> value token)."""
 
     keyword: str
     args: tuple[str, ...]
     spec: CommandSpec
+    named: dict[str, str] = field(default_factory=dict)
 
 
 def parse(text: str) -> Command:
@@ -90,10 +94,20 @@ def parse(text: str) -> Command:
     spec = COMMANDS.get(keyword)
     if spec is None:
         raise BoardError(100, f"unknown command {shown(tokens[0])}")
+    args: list[str] = []
+    named: dict[str, str] = {}
     for token in tokens[1:]:
-        if "=" in token:
+        if "=" not in token:
+            args.append(token)
+            continue
+        name, _, value = token.partition("=")
+        name = name.upper()
+        if name not in spec.named:
             raise BoardError(101, f"{keyword} takes no named argument {shown(token)}")
-    return Command(keyword, tuple(tokens[1:]), spec)
+        if name in named or not value:
+            raise BoardError(101, f"{keyword}: named argument {shown(token)} repeated or empty")
+        named[name] = value
+    return Command(keyword, tuple(args), spec, named)
 
 
 def shown(token: str) -> str:

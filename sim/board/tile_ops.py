@@ -153,14 +153,23 @@ class Tile:
         values, saturated = self.adc.quantize(currents)
         return Conversion(values, int(saturated.sum()))
 
-    def inv(self, i_in_A: np.ndarray, rows: slice, cols: slice) -> tuple[InvResult, np.ndarray]:
-        """Run the INV loop with input currents from the current DACs; returns the
+    def inv(
+        self, i_in_A: np.ndarray, rows: slice, cols: slice, feedback_S: float = 0.0
+    ) -> tuple[InvResult, np.ndarray]:
+        """Run the INV loop with input currents from the current DACs (and
+        ``feedback_S`` siemens from each op-amp's output to its input); returns the
         circuit's result and the outputs (V) as the output ADCs convert them. Raises
         :class:`rramlab.errors.InstabilityError` (after the watchdog's time)."""
         i_in, _ = self.inv_dac.quantize(i_in_A)
         self.sleep(self.spec.inv_setup_s)
         try:
-            result = self.array.inv(i_in, rows=rows, cols=cols, width_s=self.spec.adc_conversion_s)
+            result = self.array.inv(
+                i_in,
+                rows=rows,
+                cols=cols,
+                width_s=self.spec.adc_conversion_s,
+                feedback_S=feedback_S,
+            )
         except Exception:
             self.sleep(INV_WATCHDOG_S)
             raise

@@ -1,0 +1,138 @@
+"""The seam between the algorithms and the hardware: :class:`AnalogEngine`.
+
+The algorithms (HP-MVM, LP-INV, BlockAMC, HP-INV, MIMO detection) speak in *level
+units*: matrices of 3-bit digits (0..7) and operators built from them. An engine turns
+that into physics and back:
+
+- ``program_mvm(digits)`` stores a stack of digit matrices (S, n_out, n_in) that share
+  their inputs (the slices of one matrix, or P and N of a differential pair);
+  ``mvm_digits(array, x)`` drives it with a bit plane ``x`` in {-1, 0, 1} and returns
+  each product ``digits @ x`` as a calibrated float (the caller rounds when it expects
+  integers); ``mvm_analog(array, x)`` drives real-valued inputs once (low precision);
+- ``program_inv(digits, diagonal=f, bias=m)`` stores an INV block for
+  ``K = digits + f I - m J``; ``inv(array, b)`` returns an approximate ``K^-1 b``;
+- ``prepare()`` does the physical work of everything stored so far (the board: form,
+  write-verify, calibrate); computing calls prepare on demand;
+- ``read_back(array)`` estimates what is really programmed (level units), which the
+  convergence check uses.
+
+:class:`~rramlab.protocols.analog.exact_engine.ExactEngine` computes all of it with
+numpy; :class:`~rramlab.protocols.analog.board_engine.BoardEngine` on an array board.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from rramlab.protocols.analog.fixed_point import LEVELS
+
+
+@dataclass
+class EngineStats:
+    """What an engine has done. ``*_drives``/``inv_runs`` count physical operations
+    (board commands), ``*_calls`` the engine calls asking for them."""
+
+    mvm_calls: int = 0
+    mvm_drives: int = 0  # MVM operations for computing (each one input vector)
+    analog_drives: int = 0  # of those, real-valued (low-precision) drives
+    inv_calls: int = 0
+    inv_runs: int = 0  # INV operations (one input vector each, retries included)
+    inv_settling_s: float = 0.0  # total settling time the INV circuit reported
+    calibration_ops: int = 0  # MVM/INV operations spent calibrating
+    write_verify_runs: int = 0
+    refreshes: int = 0  # re-verifications of programmed cells
+
+    def as_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(eq=False)
+class MvmArray:
+    """A stored stack of digit matrices (see :meth:`AnalogEngine.program_mvm`)."""
+
+    digits: np.ndarray  # (n_stack, n_out, n_in) uint8
+    analog: bool = False  # used with real-valued inputs (mvm_analog) too
+    state: dict = field(default_factory=dict, repr=False)  # the engine's own notes
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.digits.shape
+
+
+@dataclass(eq=False)
+class InvArray:
+    """A stored INV block for ``K = digits + diagonal I - bias J`` (level units)."""
+
+    digits: np.ndarray  # (n, n) uint8
+    diagonal: float = 0.0
+    bias: float = 0.0
+    state: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        return self.digits.shape[0]
+
+    @property
+    def operator(self) -> np.ndarray:
+        """The intended ``K`` (level units)."""
+        ones = np.ones((self.n, self.n))
+        return self.digits + self.diagonal * np.eye(self.n) - self.bias * ones
+
+
+@runtime_checkable
+class AnalogEngine(Protocol):
+    """See the module docs. Shapes: ``x`` is (n_in,) or (n_in, k); results carry the
+    same trailing k."""
+
+    name: str
+    stats: EngineStats
+    supports_feedback: bool  # INV blocks can take a diagonal (feedback) term
+    max_inv_size: int | None  # largest INV block (None: any)
+
+    def program_mvm(self, digits: np.ndarray, *, analog: bool = False) -> MvmArray: ...
+
+    def program_inv(
+        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0
+    ) -> InvArray: ...
+
+    def prepare(self) -> None: ...
+
+    def rows_per_mvm(self, array: MvmArray) -> int: ...
+
+    def mvm_digits(
+        self, array: MvmArray, x: np.ndarray, *, repeats: int | None = None
+    ) -> np.ndarray: ...
+
+    def mvm_analog(self, array: MvmArray, x: np.ndarray) -> np.ndarray: ...
+
+    def inv(self, array: InvArray, b: np.ndarray) -> np.ndarray: ...
+
+    def read_back(self, array: MvmArray | InvArray) -> np.ndarray: ...
+
+    def refresh(self, array: MvmArray) -> None: ...
+
+
+def check_digits(digits: np.ndarray, ndim: int) -> np.ndarray:
+    """``digits`` as uint8 with ``ndim`` dimensions and values 0..7 (ValueError else)."""
+    d = np.asarray(digits)
+    if d.ndim != ndim or d.size == 0:
+        raise ValueError(f"digits must be a non-empty {ndim}-D array, got shape {d.shape}")
+    if not np.issubdtype(d.dtype, np.integer) or d.min() < 0 or d.max() >= LEVELS:
+        raise ValueError(f"digits must be integers 0..{LEVELS - 1}")
+    return d.astype(np.uint8)
+
+
+def check_input(x: np.ndarray, n: int, *, ternary: bool) -> tuple[np.ndarray, bool]:
+    """``(x as (n, k) float, was_1d)``; ternary inputs must be in {-1, 0, 1}."""
+    x = np.asarray(x, dtype=float)
+    single = x.ndim == 1
+    x2 = x[:, None] if single else x
+    if x2.ndim != 2 or x2.shape[0] != n or not np.all(np.isfinite(x2)):
+        raise ValueError(f"x must be a finite ({n},) or ({n}, k) array, got shape {x.shape}")
+    if ternary and not np.all(np.isin(x2, (-1.0, 0.0, 1.0))):
+        raise ValueError("bit-level MVM inputs must be in {-1, 0, 1}")
+    return x2, single

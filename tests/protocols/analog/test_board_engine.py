@@ -1,0 +1,115 @@
+"""The board engine's own facts: it avoids and corrects bad cells, refreshes drifting
+cells, refuses what the board cannot do, raises on an unstable INV block, and the
+INV feedback conductance it relies on solves (G + g_f I) V = -I."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rramlab.errors import InstabilityError, LimitError
+from rramlab.protocols.analog.board_layout import BAD, LOW
+from rramlab.sim.population import STUCK_HIGH, UNFORMABLE
+
+
+def plant(station, row: int, col: int, kind: str) -> None:
+    """Make one cell of the bench a short (stuck high) or never-forming."""
+    array = station.bench.array
+    snap = array.snapshot()
+    if kind == "short":
+        snap.population.defect[row, col] = STUCK_HIGH
+        snap.cells.stuck[row, col] = STUCK_HIGH
+        snap.cells.formed[row, col] = True
+        snap.cells.g_S[row, col] = array.params.g_stuck_high_S
+    else:
+        snap.population.defect[row, col] = UNFORMABLE
+        snap.population.v_form_V[row, col] = np.inf
+    array.restore(snap)
+
+
+@pytest.fixture(scope="module")
+def defective(board_engine):
+    """A board with a short at (1, 2) and a never-forming cell at (2, 8), holding an
+    INV block and a 2 x 4 x 4 digit stack (every digit >= 1)."""
+    engine, station = board_engine(seed=21, rows=8, cols=24)
+    plant(station, 1, 2, "short")
+    plant(station, 2, 8, "unformable")
+    digits = np.random.default_rng(0).integers(1, 8, size=(2, 4, 4))
+    mvm = engine.program_mvm(digits)
+    inv = engine.program_inv(np.array([[7, 1, 0, 2], [1, 6, 1, 0], [0, 2, 7, 1], [1, 0, 1, 5]]))
+    engine.prepare()
+    return engine, station, mvm, inv, digits
+
+
+def test_shorts_are_avoided_and_never_forming_cells_corrected(defective):
+    engine, _, mvm, inv, digits = defective
+    layout = engine.place.layouts[0]
+    assert layout.health[1, 2] == BAD and layout.health[2, 8] == LOW
+    inv_region = inv.state["parts"][0][0]
+    assert not inv_region.mask(layout.shape)[[1, 2], [2, 8]].any()  # INV: healthy only
+    mvm_region = mvm.state["parts"][0][0]
+    assert 2 not in mvm_region.cols  # the short's column is skipped ...
+    assert 8 in mvm_region.cols  # ... the dead cell kept, its error known
+    rows, _, delta = mvm.state["fix"][0]
+    assert len(rows) >= 1 and np.all(delta < 0)
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        x = rng.integers(-1, 2, size=4).astype(float)
+        x[2:] = 0 if rng.random() < 0.5 else x[2:]
+        x[:2] = 0 if not x[2:].any() else x[:2]  # two rows at a time, as HP-MVM drives
+        got = engine.mvm_digits(mvm, x)
+        np.testing.assert_array_equal(np.rint(got), np.einsum("soi,i->so", digits, x))
+        assert np.max(np.abs(got - np.rint(got))) < 0.4
+
+
+def test_drifting_cells_are_refreshed_after_refresh_s(defective):
+    engine, station, mvm, _, digits = defective
+    before = engine.stats.refreshes
+    station.clock.sleep(2 * engine.config.refresh_s)  # relaxation: ~0.14 level in 2 s
+    x = np.array([1.0, -1.0, 0.0, 0.0])
+    got = engine.mvm_digits(mvm, x)
+    assert engine.stats.refreshes == before + 1
+    np.testing.assert_array_equal(np.rint(got), np.einsum("soi,i->so", digits, x))
+
+
+def test_the_board_refuses_what_it_cannot_do(defective):
+    engine, _, mvm, _, _ = defective
+    with pytest.raises(ValueError, match="at most 8 x 8"):
+        engine.program_inv(np.ones((9, 9), dtype=int))
+    with pytest.raises(ValueError, match="feedback"):
+        engine.program_inv(np.eye(4, dtype=int), diagonal=1e6)
+    with pytest.raises(ValueError, match="analog"):
+        engine.mvm_analog(mvm, np.ones(4))
+    with pytest.raises(ValueError, match="-1, 0, 1"):
+        engine.mvm_digits(mvm, np.full(4, 0.5))
+
+
+def test_inv_feedback_solves_g_plus_feedback(defective):
+    engine, station, _, inv, _ = defective
+    board, region = station.board, inv.state["parts"][0][0]
+    g = engine.place.snapshot[0][region.rows, list(region.cols)]
+    i_in = np.array([3e-6, -2e-6, 1e-6, 2.5e-6])
+
+    def settled(current: np.ndarray, feedback: float) -> np.ndarray:
+        runs = [
+            board.inv(current, row0=region.row0, col0=region.col0, feedback_S=feedback).v_out_V
+            for _ in range(8)
+        ]
+        return np.mean(runs, axis=0)
+
+    for feedback in (0.0, 40e-6):
+        v = settled(i_in, feedback) - settled(np.zeros(4), feedback)  # op-amp offsets out
+        # cells near 0 V conduct ~0.974 x their 0.2 V reading (sinh I-V); the feedback
+        # resistor is linear
+        expected = np.linalg.solve(0.974 * g + feedback * np.eye(4), -i_in)
+        assert np.linalg.norm(v - expected) / np.linalg.norm(expected) < 0.03
+    limit = board.capabilities.inv_feedback_max_S
+    with pytest.raises(LimitError, match="feedback"):
+        board.inv(i_in, row0=region.row0, col0=region.col0, feedback_S=2 * limit)
+
+
+def test_an_inv_block_the_loop_cannot_settle_raises_instability(board_engine):
+    engine, _ = board_engine(seed=22, rows=4, cols=4)
+    engine.program_inv(np.array([[0, 7], [7, 0]]))  # off-diagonal dominant
+    with pytest.raises(InstabilityError, match="positive stable"):
+        engine.prepare()
