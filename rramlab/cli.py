@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from rramlab import __version__
+from rramlab.cli_mimo import mimo
 from rramlab.cli_results import plot, runs, show
 from rramlab.cli_run import protocols, run
 from rramlab.cli_sim import sim
+from rramlab.cli_solve import solve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,7 +41,9 @@ def demo(seed: int, block: int, out: str) -> None:
 
     Runs forming, program-levels (8 levels, 0.5-35 uS), read-map and retention (1e4 s
     of virtual time) on the simulated 16 x 16 bench, each into a run folder under
-    --out, then checks an analog MVM and a matrix inversion on the board against numpy.
+    --out, then checks an analog MVM and a matrix inversion on the board against numpy;
+    last, solves a 4 x 4 system to 24+ bits by HP-INV on a second simulated bench,
+    beside the PKU chip's published precision per cycle.
     """
     from rramlab.demo import run_demo
 
@@ -52,6 +56,8 @@ main.add_command(runs)
 main.add_command(show)
 main.add_command(plot)
 main.add_command(sim)
+main.add_command(solve)
+main.add_command(mimo)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

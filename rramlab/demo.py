@@ -17,7 +17,9 @@ a new chip, each through :func:`rramlab.runner.run_protocol` into its own run fo
    block (``program-levels`` with a level map, then ``read-map``) against
    ``numpy.linalg.solve``.
 
-It then prints what came out and returns the same figures (:func:`run_demo`).
+It then prints what came out and, last, solves a 4 x 4 system by HP-INV on a second
+simulated bench sized for it, its precision per cycle beside the PKU chip's published
+figures (:mod:`rramlab.demo_analog`); :func:`run_demo` returns the same figures.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from rramlab.demo_analog import run_analog_demo
 from rramlab.progress import ProgressBar
 from rramlab.protocols.program_levels import DEFAULT_LEVELS_S
 from rramlab.runner import run_protocol
@@ -57,7 +60,8 @@ def run_demo(
     """Run the demo (see the module docs) on a simulated bench seeded ``seed``, write its
     runs under ``out``, print its tables on ``console`` and return its figures: counts,
     fractions, conductances in S, errors as relative numbers, ``levels`` (one dict per
-    level) and ``runs`` (step name -> run folder)."""
+    level), ``runs`` (step name -> run folder) and ``analog`` (the HP-INV solve,
+    :func:`rramlab.demo_analog.run_analog_demo`)."""
     console = console or Console()
     if not 4 <= block <= 16:
         raise ValueError(f"block must be 4..16 (cells on a side), got {block}")
@@ -119,6 +123,7 @@ def run_demo(
         }
     )
     _print(console, figures, block, out)
+    figures["analog"] = run_analog_demo(seed, console)
     return figures
 
 

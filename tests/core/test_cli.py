@@ -22,7 +22,7 @@ def test_version_prints_the_package_version():
 def test_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "run", "protocols", "runs", "show", "plot", "sim"):
+    for command in ("demo", "run", "protocols", "runs", "show", "plot", "sim", "solve", "mimo"):
         assert re.search(rf"^\s+{command}\s", result.output, flags=re.M), command
 
 
@@ -73,6 +73,14 @@ def test_demo_forms_programs_keeps_and_computes_on_the_simulated_bench(tmp_path)
         assert meta["status"] == "completed" and len(data) == meta["rows"] > 0
     assert figures["wall time (s)"] < 20
 
+    # Last, HP-INV on a second simulated bench: 4 x 4, condition number 8, ten cycles,
+    # about 3 bits per cycle to 24+ bits, as the PKU chip ([PKU25]: 24 bits after 9).
+    analog = figures["analog"]
+    assert len(analog["precision_bits"]) == len(analog["relative_error"]) == 10
+    assert analog["precision_bits"][-1] >= 24 and analog["relative_error"][-1] < 2.0**-24
+    assert 2.0 <= analog["bits_per_cycle"] <= 4.5
+    assert analog["bench"] == (8, 48) and analog["ops"]["inv_runs"] >= 10
+
 
 def test_demo_command_prints_its_tables_and_writes_its_runs(tmp_path):
     out = tmp_path / "demo-runs"
@@ -80,6 +88,13 @@ def test_demo_command_prints_its_tables_and_writes_its_runs(tmp_path):
     assert result.exit_code == 0, result.output
     for text in ("Levels", "cells formed", "MVM", "INV", "drift after", "Runs written"):
         assert text in result.output, text
+    # it ends with the analog part: HP-INV per cycle beside the published figures
+    analog = result.output.index("HP-INV precision per cycle")
+    assert analog > result.output.index("Runs written")
+    tail = result.output[analog:]
+    for text in ("published [PKU25]", "~2.4 (one LP-INV, kappa 7.7)", "Nature Electronics"):
+        assert text in tail, text
+    assert re.search(r"^\W*10\W+[23]\d\.\d\W", tail, flags=re.M)  # cycle 10: 20-39 bits
     table = list_runs(out)
     assert len(table) == 6 and set(table["status"]) == {"completed"}
     assert f"rramlab plot {out}" in result.output
