@@ -37,6 +37,7 @@ from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
     Connection,
     VisaSourceMeter,
+    confirmed_reset,
     fmt,
     fmt_list,
     run_then_restore,
@@ -117,10 +118,7 @@ class Keithley2450(VisaSourceMeter):
 
     def reset(self) -> None:
         """``*RST``: output off, source voltage / sense current, autoranges, 1 PLC."""
-        self._output_enabled = False  # *RST turns the output off even if the check fails
-        self._user_source = None  # the *RST defaults are nobody's source setting
-        self.connection.configure("*RST")
-        self._mode, self._source_range, self._nplc = "VOLT", None, 1.0
+        confirmed_reset([self], lambda: self.connection.configure("*RST"), mode="VOLT")
 
     def close(self) -> None:
         """Close the VISA resource if this driver opened it (the output is left as is)."""

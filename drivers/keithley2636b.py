@@ -42,6 +42,7 @@ from rramlab.drivers.scpi import (
     Connection,
     InstrumentChannel,
     MultiChannelInstrument,
+    confirmed_reset,
     fmt,
     fmt_list,
     parse_numbers,
@@ -143,10 +144,7 @@ class Keithley2636BChannel(InstrumentChannel):
 
     def reset(self) -> None:
         """``smuX.reset()``: this channel only, output off, default settings."""
-        self._output_enabled = False
-        self._user_source = None  # the reset defaults are nobody's source setting
-        self._conn.configure(f"{self.smu}.reset()")
-        self._mode, self._source_range, self._nplc = "VOLT", None, 1.0
+        confirmed_reset([self], lambda: self._conn.configure(f"{self.smu}.reset()"), mode="VOLT")
 
     # ------------------------------------------------------------------ hooks
     def _configure_measurement(self, nplc: float, current_range_A: float | None) -> None:

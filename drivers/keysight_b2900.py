@@ -37,6 +37,7 @@ from rramlab.drivers.scpi import (
     DEFAULT_TIMEOUT_S,
     InstrumentChannel,
     MultiChannelInstrument,
+    confirmed_reset,
     fmt,
     fmt_list,
     run_then_restore,
@@ -106,12 +107,8 @@ class KeysightB2902A(MultiChannelInstrument):
 
     def reset(self) -> None:
         """``*RST`` (both channels: the B2900 has no per-channel reset): outputs off."""
-        for ch in (self.ch1, self.ch2):
-            ch._output_enabled = False
-            # None: the next source_*() sets the function up again (sense functions too)
-            ch._mode, ch._source_range, ch._nplc = None, None, 1.0
-            ch._user_source = None  # the *RST defaults are nobody's source setting
-        self.connection.configure("*RST")
+        # mode None: the next source_*() sets the function up again (sense functions too)
+        confirmed_reset((self.ch1, self.ch2), lambda: self.connection.configure("*RST"), mode=None)
         self.connection.configure(":FORM:ELEM:SENS VOLT,CURR")
 
 

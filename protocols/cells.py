@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rramlab.drivers import board_limits
 from rramlab.errors import LimitError
 from rramlab.protocols.access import VIA, CellAccess, CellReading, square_law_current
 
@@ -278,8 +279,7 @@ def board_read_current_A(station: Any, v_V: float) -> float:
     built to read: its ADC's full scale at its nominal read voltage (``CAPS?``:
     ``adc_range_A`` at ``read_voltage_V``, i.e. 500 uS on the simulated board), scaled
     to ``v_V``. The read path has no current limiter of its own."""
-    caps = station.board.capabilities
-    return caps.adc_range_A * abs(v_V) / caps.read_voltage_V
+    return board_limits.drive_current_A(station.board.capabilities, v_V)
 
 
 # ---------------------------------------------------------------------- reads

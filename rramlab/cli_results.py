@@ -99,6 +99,9 @@ def show(run_dir: str, head: int) -> None:
             pass
         raise click.ClickException(f"cannot read this run: {error}") from None
     console.print(_meta_table(path, meta, len(data)))
+    resumes = _resumes_table(meta, data)
+    if resumes is not None:
+        console.print(resumes)
     if meta["status"] == "running":
         console.print(
             "[magenta]This run is still marked running:[/] it is in progress, or its process "
@@ -142,6 +145,41 @@ def _meta_table(path: Path, meta: dict[str, Any], rows: int | None) -> Table:
     add_row(table, "rows", str(rows if rows is not None else meta.get("rows")))
     add_row(table, "columns", ", ".join(meta.get("columns") or {}))
     add_row(table, "rramlab", str(meta.get("rramlab_version")))
+    return table
+
+
+def _resumes_table(meta: dict[str, Any], data: Any) -> Table | None:
+    """One line per resume of the run (``meta["resumes"]``): when it ran, the rows on
+    disk before and after it, how it ended, and why the attempt it continued stopped."""
+    resumes = [r for r in meta.get("resumes") or [] if isinstance(r, dict)]
+    if not resumes:
+        return None
+    attempts = data["attempt"] if "attempt" in data.columns else None
+    table = Table(title=Text(f"Resumed {len(resumes)} time{'s' * (len(resumes) > 1)}"))
+    for name in ("attempt", "start (UTC)", "end (UTC)", "rows before", "rows after", "status"):
+        table.add_column(name, justify="right" if name.startswith(("rows", "att")) else "left")
+    table.add_column("the attempt before it stopped")
+    for k, entry in enumerate(resumes):
+        attempt = entry.get("attempt", k + 2)
+        if attempts is not None and isinstance(attempt, int):
+            before, after = int((attempts < attempt).sum()), int((attempts <= attempt).sum())
+        else:
+            before, after = None, None
+        previous = entry.get("previous") or {}
+        stopped = str(previous.get("status") or "")
+        if previous.get("error"):
+            stopped += f": {previous['error']}"
+        status = str(entry.get("status"))
+        add_row(
+            table,
+            _text(attempt),
+            _when(entry.get("start_time")),
+            _when(entry.get("end_time")) or "-",
+            _text(before),
+            _text(after),
+            Text(status, style=STATUS_STYLE.get(status, "")),
+            stopped,
+        )
     return table
 
 

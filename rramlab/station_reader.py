@@ -16,6 +16,10 @@ from rramlab.errors import StationFileError
 __all__ = ["SUFFIXES", "read_station_file"]
 
 SUFFIXES = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
+#: deepest nesting of YAML flow collections (``[``, ``{``) a station file may have: it
+#: needs a handful, and PyYAML's scanner takes time quadratic in the depth (thousands
+#: of levels: seconds, before it runs out of stack)
+MAX_FLOW_DEPTH = 100
 
 
 def read_station_file(path: str | Path) -> Any:
@@ -57,6 +61,8 @@ def _parse(text: str, language: str, source: str) -> Any:
             problem = message[: where.start()]
             place = f"line {where.group(1)}, column {where.group(2)}"
             raise StationFileError(source, [(place, f"TOML syntax error: {problem}")]) from None
+    if _flow_depth(text) > MAX_FLOW_DEPTH:
+        raise RecursionError  # refused at once, as PyYAML would after a long while
     try:
         return yaml.load(text, Loader=_StationLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
@@ -72,6 +78,29 @@ def _parse(text: str, language: str, source: str) -> Any:
         raise StationFileError(source, [(place, f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as error:
         raise StationFileError(source, [("", f"YAML syntax error: {error}")]) from None
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in YAML ``text``, outside quoted scalars and
+    comments (brackets in plain scalars count too: an upper bound)."""
+    depth = deepest = 0
+    quote = ""
+    previous = "\n"
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"" and (previous in " \t\n[{,:" or previous == "-"):
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            quote = "\n"  # a comment runs to the end of the line
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        previous = char
+    return deepest
 
 
 class _StationLoader(yaml.SafeLoader):

@@ -6,16 +6,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import selectors
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from rramlab.sim.serve_output import read_until
 
 # `rramlab sim serve` with make_smu swapped for an echo fake, so the command itself is
 # tested without the real personalities.
@@ -57,23 +56,12 @@ class ServeProcess:
     def read_until(self, pattern: str, timeout_s: float = 15) -> tuple[str, re.Match[str]]:
         """Stdout up to the first match of ``pattern``, and the match. If nothing matches
         within ``timeout_s`` the process is killed and the test fails with its output."""
-        # Raw reads on the descriptor: a buffered readline() would hide lines from select().
-        fd, seen = self.proc.stdout.fileno(), b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline and sel.select(timeout=deadline - time.monotonic()):
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                seen += chunk
-                text = seen.decode(errors="replace")
-                found = re.search(pattern, text)
-                if found:
-                    return text, found
+        text, found = read_until(self.proc, pattern, timeout_s)
+        if found:
+            return text, found
         self.proc.kill()
         raise AssertionError(
-            f"no {pattern!r} printed; stdout {seen!r}, stderr {self.proc.stderr.read()!r}"
+            f"no {pattern!r} printed; stdout {text!r}, stderr {self.proc.stderr.read()!r}"
         )
 
     def stop(self, sig: int) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 import tomllib
 from pathlib import Path
 
@@ -691,6 +692,25 @@ def test_syntax_errors_name_the_file_and_line(tmp_path, monkeypatch, name, text,
     with pytest.raises(StationFileError) as caught:
         load_station_file(name)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("open_", ["[", "{a: ", "[{b: "])
+def test_deep_flow_nesting_is_refused_at_once(tmp_path, open_):
+    """PyYAML's scanner takes time quadratic in the nesting of ``[``/``{`` (5,000
+    levels: seconds, longer on a busy machine): refused before it starts, while a
+    station file's own nesting, brackets in quotes and comments, still read."""
+    path = tmp_path / "s.yaml"
+    path.write_text("station: x\nlimits: " + open_ * 5000 + "\n")
+    t0 = time.perf_counter()
+    with pytest.raises(StationFileError, match="nested too deeply"):
+        load_station_file(path)
+    assert time.perf_counter() - t0 < 0.5
+    path.write_text(
+        yaml.safe_dump(BASE) + f"# {'[' * 500}\nnote: '{'{' * 500}'\nother: [[[1]], {{a: [2]}}]\n"
+    )
+    with pytest.raises(StationFileError) as caught:  # read, then checked field by field
+        load_station_file(path)
+    assert "nested too deeply" not in str(caught.value)
 
 
 def test_a_missing_file_is_an_os_error(tmp_path):

@@ -161,3 +161,20 @@ def test_small_latency_only_slows_things_down(smu_rig, model):
         assert rig.smu.measure().voltage_V == pytest.approx(0.3, abs=0.01)
     assert time.monotonic() - start >= 0.002 * 5  # at least the error checks and readings
     assert rig.driver.connection.stats["retried"] == 0
+
+
+def test_a_reset_the_instrument_never_confirmed_leaves_the_output_believed_on(smu_rig, model):
+    rig = smu_rig(model)
+    rig.smu.source_voltage(0.3, current_limit_A=1e-3)
+    rig.smu.enable_output()
+    command = "smua.reset()" if model == "2636B" else "*RST"
+    rig.inject(f"hang=1,limit=1,match={command}")  # swallowed: the output stays on
+    with pytest.raises(InstrumentError) as info:
+        rig.smu.reset()
+    names(info.value, rig, command)
+    assert rig.received.count(command) == 0
+    assert rig.smu.output_enabled  # as it really is: nobody confirmed the reset
+    assert any(ch.output_on for ch in simulated_channels(rig.instrument))
+    rig.smu.reset()  # resynchronised (the hang cleared), confirmed this time
+    assert not rig.smu.output_enabled
+    assert not any(ch.output_on for ch in simulated_channels(rig.instrument))

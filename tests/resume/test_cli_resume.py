@@ -109,3 +109,21 @@ def test_force_goes_with_resume_and_a_missing_run_is_named(tmp_path):
     assert result.exit_code == 2 and "--force goes with --resume" in result.output
     result = invoke("run", "--resume", tmp_path / "nowhere")
     assert result.exit_code == 2 and "no such run folder" in result.output
+
+
+def test_show_lists_the_resumes_with_rows_before_and_after_and_why_it_stopped(aborted):
+    before, _ = load_run(aborted)
+    result = invoke("show", aborted)
+    assert result.exit_code == 0, result.output
+    assert "Resumed" not in result.output  # not resumed yet
+    assert invoke("run", "--resume", aborted, "--force").exit_code == 0
+    after, meta = load_run(aborted)
+    result = invoke("show", aborted, "--head", 0)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())  # the table may wrap long cells
+    assert "Resumed 1 time" in out
+    (line,) = [row for row in result.output.splitlines() if row.strip("│ ").startswith("2 ")]
+    cells = [c.strip() for c in line.strip("│").split("│")]
+    assert cells[0] == "2" and cells[3:6] == [str(len(before)), str(len(after)), "completed"]
+    assert cells[1] == meta["resumes"][0]["start_time"][:19].replace("T", " ")
+    assert "aborted: interrupted by the user" in out

@@ -9,14 +9,17 @@ test, by outcome) for benchmarks and the README.
 
 Test modules cannot import one another (``--import-mode=importlib``), so they get the
 settings from the hypothesis profile registered here (``settings.get_profile
-("robustness")``) and the tally from the ``tally`` fixture.
+("robustness")``), the tally from the ``tally`` fixture and the log of handlers that
+crashed behind a safety net from the ``crashes`` fixture.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +47,27 @@ settings.register_profile(
 def tally() -> dict[str, Counter]:
     """``tally[test][outcome] += 1`` for every input a robustness test tried."""
     return _TALLY
+
+
+class ErrorLog(logging.Handler):
+    """Records logged at ERROR or above (a handler that crashed behind a safety net)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def crashes() -> Iterator[ErrorLog]:
+    """What ``rramlab`` logged at ERROR while the module's tests ran (``.records``)."""
+    handler = ErrorLog()
+    logger = logging.getLogger("rramlab")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
