@@ -29,6 +29,7 @@ import numpy as np
 import serial
 
 from rramlab import instrument_lock
+from rramlab.drivers import board_limits
 from rramlab.drivers.board_link import BoardError, BoardLink, Reply, float32_block
 from rramlab.drivers.source_meter import Identity
 from rramlab.errors import ConnectionLost, InstabilityError, InstrumentError, LimitError
@@ -66,6 +67,7 @@ class BoardCapabilities:
     inv_input_range_A: float
     max_write_verify_pulses: int
     inv_feedback_max_S: float = 0.0  # 0: no INV feedback conductances (key absent)
+    inv_copies_max: int = 1  # column lines per INV op-amp output (1: key absent)
 
     @classmethod
     def parse(cls, text: str) -> BoardCapabilities:
@@ -87,6 +89,7 @@ class BoardCapabilities:
             inv_input_range_A=float(data["inv_input_range_A"]),
             max_write_verify_pulses=int(data["max_write_verify_pulses"]),
             inv_feedback_max_S=float(data.get("inv_feedback_max_S", 0.0)),
+            inv_copies_max=int(data.get("inv_copies_max", 1)),
         )
 
 
@@ -327,6 +330,7 @@ class ArrayBoard:
         v = float(self._dac_values(np.array([v_read_V]), "read voltage")[0])
         if v == 0:
             raise LimitError("read voltage must not be 0 V")
+        board_limits.check_drive(self.capabilities, self.limits, v, "read voltage")
         self._set(f"VREAD {v:.9g}", "VREAD?", lambda f: _near(f, v))
 
     def route(self, row: int, col: int) -> None:
@@ -390,21 +394,33 @@ class ArrayBoard:
         self, v_rows_V: np.ndarray, *, row0: int = 0, col0: int = 0, n_cols: int | None = None
     ) -> np.ndarray:
         """Drive rows ``row0..`` with ``v_rows_V`` (V), hold columns ``col0..`` at virtual
-        ground; returns their currents (A)."""
+        ground; returns their currents (A). Inputs that could push more than the
+        station's ``max_current_A`` through a cell the board can hold are refused
+        (:mod:`rramlab.drivers.board_limits`)."""
         v = self._dac_values(np.atleast_1d(v_rows_V), "MVM input")
+        peak = float(np.max(np.abs(v))) if v.size else 0.0
+        board_limits.check_drive(self.capabilities, self.limits, peak, "MVM input")
         n_cols = self.tile.cols - col0 if n_cols is None else n_cols
         self._block_bounds(row0, col0, v.size, n_cols)
         reply = self._ok(f"MVM {row0} {col0} {v.size} {n_cols}", float32_block(v))
         return self._floats(reply, n_cols, "MVM")
 
     def inv(
-        self, i_in_A: np.ndarray, *, row0: int = 0, col0: int = 0, feedback_S: float = 0.0
+        self,
+        i_in_A: np.ndarray,
+        *,
+        row0: int = 0,
+        col0: int = 0,
+        feedback_S: float = 0.0,
+        copies: int = 1,
     ) -> InvReading:
         """Run the INV circuit on the n x n block at (row0, col0) with input currents
         ``i_in_A`` (A) and ``feedback_S`` (S) from each op-amp's output to its inverting
         input (the outputs solve ``(G + feedback_S I) V = -I``); returns the settled
-        outputs (V). Raises InstabilityError when the block cannot be inverted,
-        InvSaturatedError when an output hits the clamp."""
+        outputs (V). ``copies`` (k, at most the board's ``inv_copies_max``): the block is
+        n x k n and op-amp ``j`` drives columns ``col0 + j, col0 + n + j, ...``, so ``G``
+        sums k cells per entry. Raises InstabilityError when the block cannot be
+        inverted, InvSaturatedError when an output hits the clamp."""
         i = np.asarray(i_in_A, dtype=float)
         if i.ndim != 1 or not np.all(np.isfinite(i)):
             raise ValueError("i_in_A must be a one-dimensional array of finite currents")
@@ -418,8 +434,12 @@ class ArrayBoard:
         feedback, fb_max = float(feedback_S), self.capabilities.inv_feedback_max_S
         if not (math.isfinite(feedback) and 0 <= feedback <= fb_max):
             raise LimitError(f"INV feedback {feedback_S!r} S is outside the board's 0..{fb_max:g}")
-        self._block_bounds(row0, col0, i.size, i.size)
+        k, k_max = copies, self.capabilities.inv_copies_max
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= k_max:
+            raise LimitError(f"INV copies {copies!r} is outside the board's 1..{k_max}")
+        self._block_bounds(row0, col0, i.size, int(k) * i.size)
         command = f"INV {row0} {col0} {i.size}" + (f" FB={feedback:.9g}" if feedback else "")
+        command += f" COPIES={int(k)}" if k > 1 else ""
         try:
             reply = self._ok(command, float32_block(i))
         except BoardError as error:

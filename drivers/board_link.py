@@ -54,8 +54,10 @@ class BoardError(InstrumentError):
         self.block = block
 
 
-class _ReplyCorrupted(InstrumentError):
-    """A reply block from the board failed its CRC (the command did run)."""
+class ReplyCorruptedError(InstrumentError):
+    """A reply block from the board failed its CRC: the command did run, its data is
+    lost. Raised to the caller for commands that are never re-sent (pulses,
+    write-verify); idempotent reads are retried instead."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,7 @@ class BoardLink:
                 command=command,
             )
         if crc_hex(data) != crc:
-            raise _ReplyCorrupted(
+            raise ReplyCorruptedError(
                 "data block from the board failed its checksum",
                 instrument=self.name,
                 command=command,

@@ -3,7 +3,8 @@ problem's arrays, found by placing them as the board engine would.
 
 :class:`~rramlab.protocols.analog.board_engine.BoardEngine` places every array it is
 asked to store on the board's tiles first fit (INV blocks first, as contiguous squares;
-then each MVM stack as ``n_in`` rows x ``n_stack n_out`` columns). :func:`tile_size`
+an INV block of ``k`` cells per entry takes ``n`` rows x ``k n`` columns; then each
+MVM stack as ``n_in`` rows x ``n_stack n_out`` columns). :func:`tile_size`
 records what :class:`~rramlab.protocols.analog.hp_inv.HpInvSolver` stores for an
 ``n`` x ``n`` problem (a dry run on the exact engine: shapes depend only on ``n``, the
 INV tile and the slicing), packs it the same way on a tile of all-good cells and adds
@@ -43,9 +44,9 @@ class _Recorder(ExactEngine):
         return array
 
     def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0
+        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
     ) -> InvArray:
-        array = super().program_inv(digits, diagonal=diagonal, bias=bias)
+        array = super().program_inv(digits, diagonal=diagonal, bias=bias, copies=copies)
         self.arrays.append(array)
         return array
 
@@ -67,7 +68,7 @@ def tile_size(n: int, tile: int | None = None, **solver_options: Any) -> tuple[i
     widest_mvm = max(
         (a.shape[0] * a.shape[1] for a in arrays if isinstance(a, MvmArray)), default=0
     )
-    widest_inv = max((a.n for a in arrays if isinstance(a, InvArray)), default=0)
+    widest_inv = max((a.n * a.copies for a in arrays if isinstance(a, InvArray)), default=0)
     cols = _round_up((1 + SPARE_COLS) * (widest_mvm + widest_inv))
     used = _rows_used(arrays, cols)
     rows = _round_up(used + max(MIN_SPARE_ROWS, SPARE_ROWS * used))
@@ -83,7 +84,7 @@ def _rows_used(arrays: list[Any], cols: int) -> int:
     bottom = 0
     for array in sorted(arrays, key=lambda a: not isinstance(a, InvArray)):
         if isinstance(array, InvArray):
-            region = layout.find(array.n, array.n, contiguous=True)
+            region = layout.find(array.n, array.n * array.copies, contiguous=True)
         else:
             n_stack, n_out, n_in = array.shape
             region = layout.find(n_in, n_stack * n_out, contiguous=False)

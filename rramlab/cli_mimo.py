@@ -78,6 +78,14 @@ class Failure(click.ClickException):
     help="HP-INV refinement cycles (the BER after each is reported).",
 )
 @click.option(
+    "--inv-copies",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Cells in parallel per INV entry (29 levels with 4 instead of 8 with 1); capped at "
+    "what the board offers (CAPS? inv_copies_max).",
+)
+@click.option(
     "--seed",
     type=click.IntRange(0),
     default=0,
@@ -106,6 +114,7 @@ def mimo(
     snr_text: str,
     vectors: int,
     cycles: int,
+    inv_copies: int,
     seed: int,
     engine: str,
     station_file: str | None,
@@ -133,6 +142,7 @@ def mimo(
     order = int(qam)
     n = 2 * users
     board_options = {"rows_per_mvm": 4} if n <= WIDE_DRIVE_MAX_N else {}
+    solver = {**SOLVER_OPTIONS, "inv_copies": inv_copies}
     out: dict[str, Any] = {
         "antennas": antennas,
         "users": users,
@@ -142,7 +152,7 @@ def mimo(
         "max_cycles": cycles,
         "seed": seed,
         "engine": engine,
-        "solver": dict(SOLVER_OPTIONS),
+        "solver": solver,
         "board": board_options if engine == "board" else {},
     }
     log = new_console(stderr=True)
@@ -156,10 +166,16 @@ def mimo(
             seed=seed,
             n=n,
             tile=None,
-            solver_options=SOLVER_OPTIONS,
+            solver_options=solver,
             board_options=board_options,
         ) as (analog, info):
             out["bench"] = info.bench
+            offered = int(getattr(analog, "max_inv_copies", 1))
+            if offered < inv_copies:
+                log.print(
+                    f"note: the board offers {offered} cell(s) per INV entry, not {inv_copies}"
+                )
+                solver["inv_copies"] = offered
             log.print(
                 f"Detecting {vectors} vectors at {len(snr_db)} SNR(s), {antennas} x {users} "
                 f"{order}-QAM, on {info.describe()}...",
@@ -176,7 +192,7 @@ def mimo(
                     vectors=vectors,
                     max_cycles=cycles,
                     seed=seed,
-                    **SOLVER_OPTIONS,
+                    **solver,
                 )
             except (RramlabError, ValueError) as error:
                 raise Failure(one_line(error)) from None

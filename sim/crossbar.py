@@ -415,13 +415,17 @@ class Crossbar:
         cols: Lines = None,
         width_s: float = DEFAULT_READ_WIDTH_S,
         feedback_S: float = 0.0,
+        copies: int = 1,
     ) -> InvResult:
         """Run the closed-loop INV circuit on the square block ``rows`` x ``cols``:
         inject ``i_in_A`` (A, shape (N,) or (N, B)) into the rows and return the settled
         op-amp outputs (volts on the columns), which solve ``G V = -I``. Other rows are
         grounded (word lines off in 1T1R), other columns held at 0 V. ``feedback_S``
         (S, >= 0) puts a resistor from each op-amp's output to its inverting input, so
-        the outputs solve ``(G + feedback_S I) V = -I``.
+        the outputs solve ``(G + feedback_S I) V = -I``. ``copies`` (k >= 1): ``cols``
+        holds k n columns and op-amp ``j`` drives columns ``j, n + j, ..., (k-1) n + j``
+        (its output switched onto k column lines), so each entry of ``G`` is k cells in
+        parallel, ``G = G_0 + ... + G_{k-1}``.
 
         Raises :class:`rramlab.errors.InstabilityError` when the programmed block cannot
         be inverted by the loop; outputs that hit the clamp are flagged ``saturated``.
@@ -429,8 +433,11 @@ class Crossbar:
         """
         sel = select(self.shape, rows, cols)
         n = sel.rows.size
-        if sel.cols.size != n:
-            raise ValueError(f"the INV block must be square, got {n} rows x {sel.cols.size} cols")
+        if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 1:
+            raise ValueError(f"copies must be a positive integer, got {copies!r}")
+        if sel.cols.size != copies * n:
+            shape = f"{n} x {n}" if copies == 1 else f"{n} x {copies} * {n}"
+            raise ValueError(f"the INV block must be square ({shape}), got {sel.cols.size} cols")
         i_in = np.asarray(i_in_A, dtype=float)
         if i_in.ndim not in (1, 2) or i_in.shape[0] != n:
             raise ValueError(f"i_in_A must have shape ({n},) or ({n}, B), got {i_in.shape}")
@@ -448,6 +455,8 @@ class Crossbar:
             k_rr, k_rc, row_currents = self._inv_network_wires(g_read, sel)
         else:
             k_rr, k_rc, row_currents = self._inv_network_ideal(g_read, sel)
+        if copies > 1:
+            k_rr, k_rc, row_currents = _parallel_copies(k_rr, k_rc, row_currents, int(copies))
         k_rr, k_rc, row_currents = with_feedback(k_rr, k_rc, row_currents, feedback)
         result = solve_inv(
             k_rr=k_rr,
@@ -690,6 +699,7 @@ class Crossbar:
         """The settled INV voltages bias every cell on the op-amps' rows (unselected
         columns are at 0 V): record them and add their dose."""
         v_out = result.v_out_V.reshape(sel.rows.size, -1)
+        v_out = np.tile(v_out, (sel.cols.size // sel.rows.size, 1))  # parallel copies
         v_in = result.v_in_V.reshape(sel.rows.size, -1)
         v_cols = np.zeros((self.n_cols, v_out.shape[1]))
         v_cols[sel.cols] = v_out
@@ -755,12 +765,11 @@ class Crossbar:
         return k_rr, k_rc, row_currents
 
     def _inv_network_wires(self, g: np.ndarray, sel: Selection):
-        n = sel.rows.size
-        eye = np.eye(n)
-        v_rows = np.zeros((self.n_rows, 2 * n))
-        v_cols = np.zeros((self.n_cols, 2 * n))
-        v_rows[sel.rows, :n] = eye
-        v_cols[sel.cols, n:] = eye
+        n, m = sel.rows.size, sel.cols.size  # m = n, or k n for parallel copies
+        v_rows = np.zeros((self.n_rows, n + m))
+        v_cols = np.zeros((self.n_cols, n + m))
+        v_rows[sel.rows, :n] = np.eye(n)
+        v_cols[sel.cols, n:] = np.eye(m)
         solver = NodalSolver(self._network(self._linear_part(g)))
         unit = solver.solve(v_rows, v_cols).i_row_terminal_A[sel.rows]
         k_rr, k_rc = unit[:, :n], unit[:, n:]
@@ -772,6 +781,18 @@ class Crossbar:
             return self._solve(g, rows_v, cols_v).i_row_terminal_A[sel.rows]
 
         return k_rr, k_rc, row_currents
+
+
+def _parallel_copies(k_rr: np.ndarray, k_rc: np.ndarray, row_currents, copies: int):
+    """The INV network seen from n op-amps whose outputs each drive ``copies`` columns
+    (column ``c n + j`` carries output ``j``): the column conductances add up."""
+    n = k_rr.shape[0]
+    k_sum = k_rc.reshape(n, copies, n).sum(axis=1)
+
+    def currents(v_rows: np.ndarray, v_cols: np.ndarray) -> np.ndarray:
+        return row_currents(v_rows, np.tile(v_cols, (copies, 1)))
+
+    return k_rr, k_sum, currents
 
 
 def _gather(array: np.ndarray, index: np.ndarray | None) -> np.ndarray:

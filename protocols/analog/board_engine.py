@@ -43,6 +43,7 @@ from rramlab.protocols.analog.engine import (
     MvmArray,
     check_digits,
     check_input,
+    check_inv_digits,
 )
 from rramlab.protocols.analog.errors import AllocationError
 
@@ -76,6 +77,7 @@ class BoardEngine:
         self.place = Placement(board, self.config, self.stats, clock, ids)
         self.max_inv_size = max(min(known[t].rows, known[t].cols) for t in ids)
         self.supports_feedback = board.capabilities.inv_feedback_max_S > 0
+        self.max_inv_copies = board.capabilities.inv_copies_max
         self.rng = np.random.default_rng(self.config.seed)
         self._pending: list[Array] = []
         self._arrays: list[Array] = []
@@ -88,10 +90,10 @@ class BoardEngine:
         return array
 
     def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0
+        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
     ) -> InvArray:
-        d = check_digits(digits, 2)
-        if d.shape[0] != d.shape[1] or d.shape[0] > self.max_inv_size:
+        d = check_inv_digits(digits, copies, self.max_inv_copies)
+        if d.shape[0] > self.max_inv_size:
             raise ValueError(
                 f"INV blocks must be square and at most {self.max_inv_size} x "
                 f"{self.max_inv_size} on this board, got {d.shape}"
@@ -102,7 +104,7 @@ class BoardEngine:
                 f"a diagonal of {diagonal:g} levels needs {feedback:.3g} S of INV feedback; "
                 f"the board allows 0..{limit:g} S"
             )
-        array = InvArray(d, float(diagonal), float(bias))
+        array = InvArray(d, float(diagonal), float(bias), copies=int(copies))
         self._pending.append(array)
         return array
 
@@ -163,7 +165,8 @@ class BoardEngine:
                 if isinstance(array, InvArray):
                     region = array.state["parts"][0][0]
                     if region.tile == tile:
-                        cells[region.rows, list(region.cols)] = array.digits >= 2
+                        levels = self.place.level_map(array, 0, 1)
+                        cells[region.rows, list(region.cols)] = levels >= 2
             self._small_signal[tile] = board_inv.small_signal_factor(self.place, tile, cells)
         return self._small_signal[tile]
 
@@ -253,7 +256,7 @@ class BoardEngine:
         (MVM, (S, n_out, n_in)) or the operator ``K`` (INV, level units)."""
         self.prepare()
         if isinstance(array, InvArray):
-            m_total = array.bias + self.config.zero_level
+            m_total = array.bias + array.copies * self.config.zero_level
             return board_inv.board_operator(self.place, array) - m_total * np.ones(
                 (array.n, array.n)
             )

@@ -1,9 +1,10 @@
 """LP-INV on a board INV block: calibration and one auto-ranged run.
 
-The block holds ``K_board = D + z0 J + f I`` in level units (``z0``: level 0's
-conductance, ``f``: the feedback conductance) and the circuit settles at
-``V = -K_board^-1 I / step``. The engine wants ``K = D + f I - m J``, so it removes
-``(m + z0) J`` by Sherman-Morrison with the block's measured response to all ones.
+The block holds ``K_board = D + k z0 J + f I`` in level units (``z0``: level 0's
+conductance, ``f``: the feedback conductance, ``k``: cells in parallel per entry, whose
+levels add up in ``D``) and the circuit settles at ``V = -K_board^-1 I / step``. The
+engine wants ``K = D + f I - m J``, so it removes ``(m + k z0) J`` by Sherman-Morrison
+with the block's measured response to all ones.
 
 ``step`` here is the level step *as the INV circuit sees it*: the loop holds its cells
 near 0 V, where their sinh I-V conducts a few percent less than at the verify voltage
@@ -30,7 +31,9 @@ MAX_RUNS = 8  # INV runs per solve before giving up on the ranging
 def board_operator(place: Placement, array: InvArray) -> np.ndarray:
     """``K_board`` as read back (level units)."""
     region = array.state["parts"][0][0]
-    return place.levels_read(region) + place.config.zero_level + array.diagonal * np.eye(array.n)
+    n, k = array.n, array.copies
+    cells = place.levels_read(region).reshape(n, k, n).sum(axis=1)  # parallel copies add
+    return cells + k * place.config.zero_level + array.diagonal * np.eye(n)
 
 
 def small_signal_factor(place: Placement, tile: int, cells: np.ndarray) -> float:
@@ -65,7 +68,7 @@ def calibrate(place: Placement, array: InvArray, factor: float) -> None:
 def solve(place: Placement, array: InvArray, b: np.ndarray) -> np.ndarray:
     """``K^-1 b`` for one right-hand side (``inv_repeats`` runs averaged)."""
     runs = [levels(place, array, b) for _ in range(place.config.inv_repeats)]
-    m_total = array.bias + place.config.zero_level
+    m_total = array.bias + array.copies * place.config.zero_level
     return sherman_morrison(np.mean(runs, axis=0), array.state["z"], m_total)
 
 
@@ -116,6 +119,7 @@ def _run(place: Placement, array: InvArray, region: Region, i_in_A: np.ndarray) 
             row0=region.row0,
             col0=region.col0,
             feedback_S=array.diagonal * array.state["step"],
+            copies=array.copies,
         )
     except InstabilityError as error:
         raise InstabilityError(

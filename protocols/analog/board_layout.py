@@ -57,14 +57,17 @@ class TileLayout:
         self.health = np.full(self.shape, UNKNOWN, dtype=np.int8)
         self.used = np.zeros(self.shape, dtype=bool)
 
-    def find(self, n_rows: int, n_cols: int, *, contiguous: bool) -> Region | None:
+    def find(
+        self, n_rows: int, n_cols: int, *, contiguous: bool, allow_low: bool = False
+    ) -> Region | None:
         """The first region of ``n_rows`` x ``n_cols`` free cells not known to be BAD
-        (nor LOW, for a ``contiguous`` one), top to bottom, left to right; or None."""
+        (nor LOW, for a ``contiguous`` one unless ``allow_low``), top to bottom, left to
+        right; or None."""
         rows, cols = self.shape
         if n_rows > rows or n_cols > cols:
             return None
         free = ~self.used & (self.health != BAD)
-        if contiguous:
+        if contiguous and not allow_low:
             free &= self.health != LOW
         for r0 in range(rows - n_rows + 1):
             usable = np.flatnonzero(free[r0 : r0 + n_rows].all(axis=0))

@@ -25,8 +25,25 @@ from rramlab.protocols.analog.board_config import BoardEngineConfig
 from rramlab.protocols.analog.board_layout import BAD, GOOD, LOW, UNKNOWN, Region, TileLayout
 from rramlab.protocols.analog.engine import EngineStats, InvArray, MvmArray
 from rramlab.protocols.analog.errors import AllocationError
+from rramlab.protocols.analog.fixed_point import LEVELS
 
 Array = MvmArray | InvArray
+
+
+def spread_levels(array: InvArray, low: np.ndarray) -> np.ndarray | None:
+    """Levels per cell (n, copies n) of an INV block whose ``low`` cells (same shape)
+    cannot be programmed: every entry's total spread as evenly as possible over its
+    other copies (LOW cells get 0); None when an entry needs more than they hold."""
+    n, k = array.n, array.copies
+    usable = ~low.reshape(n, k, n)  # (row, copy, column)
+    count = usable.sum(axis=1)
+    total = array.digits.astype(np.int64)
+    if np.any(total > (LEVELS - 1) * count):
+        return None
+    base, extra = np.divmod(total, np.maximum(count, 1))
+    rank = np.cumsum(usable, axis=1) - 1  # the copy's position among the usable ones
+    cells = np.where(usable, base[:, None, :] + (rank < extra[:, None, :]), 0)
+    return cells.reshape(n, k * n).astype(np.uint8)
 
 
 class Placement:
@@ -59,7 +76,8 @@ class Placement:
     def allocate(self, array: Array) -> None:
         """Give ``array`` its regions: ``state["parts"]`` = [(region, first, count)]."""
         if isinstance(array, InvArray):
-            array.state["parts"] = [(self._find(array.n, array.n, True), 0, 1)]
+            region = self._find(array.n, array.copies * array.n, True, inv=array)
+            array.state["parts"] = [(region, 0, 1)]
             return
         n_stack, n_out, n_in = array.shape
         for n_parts in range(1, n_stack + 1):  # one region if it fits, else split the stack
@@ -83,11 +101,19 @@ class Placement:
         for region, _, _ in array.state.pop("parts", []):
             self.layouts[region.tile].release(region)
         array.state.pop("calibrated", None)
+        array.state.pop("cells", None)
 
-    def _find(self, n_rows: int, n_cols: int, contiguous: bool) -> Region:
-        """A free region (forming and scanning candidate cells as needed)."""
+    def _find(
+        self, n_rows: int, n_cols: int, contiguous: bool, inv: InvArray | None = None
+    ) -> Region:
+        """A free region (forming and scanning candidate cells as needed). An INV block
+        with parallel copies may hold LOW cells if the other copies of every entry can
+        carry its level (``inv.state["cells"]`` then gets the levels per cell)."""
+        spread = inv is not None and inv.copies > 1
         for tile, layout in self.layouts.items():
-            while (region := layout.find(n_rows, n_cols, contiguous=contiguous)) is not None:
+            while (
+                region := layout.find(n_rows, n_cols, contiguous=contiguous, allow_low=spread)
+            ) is not None:
                 cells = region.mask(layout.shape)
                 unknown = cells & (layout.health == UNKNOWN)
                 if unknown.any():
@@ -97,7 +123,18 @@ class Placement:
                     )
                     health = np.where(short, BAD, np.where(low, LOW, GOOD))
                     layout.health[unknown] = health[unknown]
-                refused = (BAD, LOW) if contiguous else (BAD,)
+                refused = (BAD, LOW) if contiguous and not spread else (BAD,)
+                if spread and not np.isin(layout.health[cells], refused).any():
+                    low = layout.health[region.rows, list(region.cols)] == LOW
+                    levels = spread_levels(inv, low)
+                    if levels is None:
+                        # Too many LOW cells under large entries: keep INV blocks off
+                        # them (MVM regions then skip them too).
+                        layout.health[cells & (layout.health == LOW)] = BAD
+                        continue
+                    inv.state["cells"] = levels
+                    layout.claim(region)
+                    return region
                 if not np.isin(layout.health[cells], refused).any():
                     layout.claim(region)
                     return region
@@ -109,7 +146,7 @@ class Placement:
     def level_map(array: Array, first: int, count: int) -> np.ndarray:
         """The digits as the region's cells hold them: (region rows, region columns)."""
         if isinstance(array, InvArray):
-            return array.digits
+            return array.state.get("cells", array.cell_digits)
         block = array.digits[first : first + count]  # (count, n_out, n_in)
         return block.transpose(2, 0, 1).reshape(block.shape[2], -1)
 

@@ -65,16 +65,28 @@ class MvmArray:
 
 @dataclass(eq=False)
 class InvArray:
-    """A stored INV block for ``K = digits + diagonal I - bias J`` (level units)."""
+    """A stored INV block for ``K = digits + diagonal I - bias J`` (level units). With
+    ``copies`` k > 1 every entry is k cells in parallel (digits 0..7k, spread over the
+    cells by :attr:`cell_digits`)."""
 
     digits: np.ndarray  # (n, n) uint8
     diagonal: float = 0.0
     bias: float = 0.0
     state: dict = field(default_factory=dict, repr=False)
+    copies: int = 1
 
     @property
     def n(self) -> int:
         return self.digits.shape[0]
+
+    @property
+    def cell_digits(self) -> np.ndarray:
+        """The cells' levels, (n, copies n): copy ``c`` in columns ``c n .. c n + n - 1``;
+        an entry's total is spread as evenly as the levels allow."""
+        k = self.copies
+        base, extra = np.divmod(self.digits.astype(np.int64), k)
+        parts = [base + (c < extra) for c in range(k)]
+        return np.concatenate(parts, axis=1).astype(np.uint8)
 
     @property
     def operator(self) -> np.ndarray:
@@ -96,7 +108,7 @@ class AnalogEngine(Protocol):
     def program_mvm(self, digits: np.ndarray, *, analog: bool = False) -> MvmArray: ...
 
     def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0
+        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
     ) -> InvArray: ...
 
     def prepare(self) -> None: ...
@@ -123,6 +135,21 @@ def check_digits(digits: np.ndarray, ndim: int) -> np.ndarray:
         raise ValueError(f"digits must be a non-empty {ndim}-D array, got shape {d.shape}")
     if not np.issubdtype(d.dtype, np.integer) or d.min() < 0 or d.max() >= LEVELS:
         raise ValueError(f"digits must be integers 0..{LEVELS - 1}")
+    return d.astype(np.uint8)
+
+
+def check_inv_digits(digits: np.ndarray, copies: int, max_copies: int) -> np.ndarray:
+    """Square INV digits 0..7 ``copies`` as uint8, ``copies`` in 1..``max_copies``."""
+    if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)):
+        raise ValueError(f"copies must be an integer, got {copies!r}")
+    if not 1 <= copies <= max_copies:
+        raise ValueError(f"copies must be in 1..{max_copies} on this engine, got {copies}")
+    d = np.asarray(digits)
+    if d.ndim != 2 or d.size == 0 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"INV digits must be a non-empty square matrix, got shape {d.shape}")
+    top = (LEVELS - 1) * copies
+    if not np.issubdtype(d.dtype, np.integer) or d.min() < 0 or d.max() > top:
+        raise ValueError(f"digits must be integers 0..{top} for {copies} cell(s) per entry")
     return d.astype(np.uint8)
 
 

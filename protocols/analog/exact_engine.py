@@ -18,6 +18,7 @@ from rramlab.protocols.analog.engine import (
     MvmArray,
     check_digits,
     check_input,
+    check_inv_digits,
 )
 
 
@@ -36,6 +37,7 @@ class ExactEngine:
         inv_sigma: float = 0.0,
         max_inv_size: int | None = None,
         supports_feedback: bool = True,
+        max_inv_copies: int = 4,
     ) -> None:
         for name, value in (
             ("programming_sigma", programming_sigma),
@@ -50,6 +52,7 @@ class ExactEngine:
         self.inv_sigma = inv_sigma
         self.max_inv_size = max_inv_size
         self.supports_feedback = supports_feedback
+        self.max_inv_copies = int(max_inv_copies)
         self.stats = EngineStats()
 
     def _programmed(self, digits: np.ndarray) -> np.ndarray:
@@ -64,16 +67,17 @@ class ExactEngine:
         return MvmArray(d, analog, {"levels": self._programmed(d)})
 
     def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0
+        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
     ) -> InvArray:
-        d = check_digits(digits, 2)
-        if d.shape[0] != d.shape[1]:
-            raise ValueError(f"an INV block must be square, got {d.shape}")
+        d = check_inv_digits(digits, copies, self.max_inv_copies)
         if self.max_inv_size is not None and d.shape[0] > self.max_inv_size:
             raise ValueError(f"INV blocks are at most {self.max_inv_size} x {self.max_inv_size}")
         if diagonal and not self.supports_feedback:
             raise ValueError("this engine has no INV feedback (diagonal) term")
-        return InvArray(d, float(diagonal), float(bias), {"levels": self._programmed(d)})
+        array = InvArray(d, float(diagonal), float(bias), copies=int(copies))
+        cells = self._programmed(array.cell_digits)  # each cell with its own error
+        array.state["levels"] = cells.reshape(array.n, array.copies, array.n).sum(axis=1)
+        return array
 
     def prepare(self) -> None:
         """Nothing to do: programming is immediate."""

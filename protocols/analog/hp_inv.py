@@ -61,8 +61,10 @@ class HpInvResult:
 
 class HpInvSolver:
     """``A`` programmed for HP-INV: its ``matrix_bits``-bit slices for HP-MVM and its
-    3-bit ``A0`` for LP-INV (BlockAMC when larger than ``tile``). Solve any number of
-    right-hand sides with :meth:`solve`. See the module docs for the checks."""
+    3-bit ``A0`` for LP-INV (BlockAMC when larger than ``tile``; ``inv_copies`` cells in
+    parallel per INV entry give ``A0`` 7 ``inv_copies`` + 1 levels; ``scaling``: see
+    :class:`~.lp_inv.TileInverse`). Solve any number of right-hand sides with
+    :meth:`solve`. See the module docs for the checks."""
 
     def __init__(
         self,
@@ -77,6 +79,8 @@ class HpInvSolver:
         feedback: bool = True,
         search: bool = True,
         rounding: str = "nearest",
+        scaling: str = "none",
+        inv_copies: int = 1,
         check: bool = True,
         rho_limit: float = 1.0,
     ) -> None:
@@ -92,7 +96,15 @@ class HpInvSolver:
         self.input_bits = int(input_bits)
         self.hp = HighPrecisionMatrix(engine, a, bits=matrix_bits, signed=signed)
         self.lp = low_precision_inverse(
-            engine, a, tile=tile, schur=schur, feedback=feedback, search=search, rounding=rounding
+            engine,
+            a,
+            tile=tile,
+            schur=schur,
+            feedback=feedback,
+            search=search,
+            rounding=rounding,
+            scaling=scaling,
+            copies=inv_copies,
         )
         engine.prepare()
         self.rho_estimate = self._spectral_radius()

@@ -15,7 +15,9 @@ from typing import Protocol
 import numpy as np
 
 from rramlab.protocols.analog.engine import AnalogEngine
-from rramlab.protocols.analog.inv_mapping import map_for_inv
+from rramlab.protocols.analog.inv_mapping import balance_scaling, map_for_inv
+
+SCALINGS = ("none", "balance")
 
 
 class LowPrecisionInverse(Protocol):
@@ -31,7 +33,10 @@ class LowPrecisionInverse(Protocol):
 
 class TileInverse:
     """``A0^-1`` on one INV block (``feedback``: use the diagonal split when the engine
-    can; ``search``/``rounding``: see :func:`map_for_inv`)."""
+    can; ``search``/``rounding``: see :func:`map_for_inv`; ``scaling="balance"``: map
+    ``D A D`` with the diagonal ``D`` of :func:`balance_scaling` and apply ``D`` to the
+    input and the output digitally, so ``A0^-1 = D A0_s^-1 D``; ``copies``: cells in
+    parallel per entry, digits 0..7 ``copies``, when the engine allows)."""
 
     inv_ops = 1
     mvm_ops = 0
@@ -45,21 +50,48 @@ class TileInverse:
         feedback: bool = True,
         search: bool = True,
         rounding: str = "nearest",
+        scaling: str = "none",
+        copies: int = 1,
     ) -> None:
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
         self.engine = engine
-        self.n = int(np.shape(a)[0])
+        a = np.asarray(a, dtype=float)
+        self.n = int(a.shape[0])
         use_feedback = feedback and engine.supports_feedback
-        self.mapping = map_for_inv(a, feedback=use_feedback, search=search, rounding=rounding)
+        options = dict(feedback=use_feedback, search=search, rounding=rounding, copies=copies)
+        self.scale = np.ones(self.n)
+        self.mapping = map_for_inv(a, **options)
+        if scaling == "balance":
+            # The searched scaling was scored without the digit descent: keep it only
+            # if the finished mapping beats the unscaled one.
+            d = balance_scaling(a, feedback=use_feedback, rounding=rounding, copies=copies)
+            mapping = map_for_inv(a * np.outer(d, d), **options)
+            if _three_cycles(a, mapping, d) < _three_cycles(a, self.mapping, self.scale):
+                self.scale, self.mapping = d, mapping
         m = self.mapping
-        self.array = engine.program_inv(m.digits, diagonal=m.diagonal, bias=m.bias)
+        extra = {"copies": int(copies)} if copies != 1 else {}  # engines without copies
+        self.array = engine.program_inv(m.digits, diagonal=m.diagonal, bias=m.bias, **extra)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
-        """``A0^-1 b`` for (n,) or (n, k) ``b``: ``K y = b`` on the block, ``x = sigma y``."""
-        return self.mapping.sigma * self.engine.inv(self.array, b)
+        """``A0^-1 b`` for (n,) or (n, k) ``b``: ``K y = D b`` on the block, ``x = sigma D
+        y``."""
+        d = self.scale if np.ndim(b) == 1 else self.scale[:, None]
+        return self.mapping.sigma * d * self.engine.inv(self.array, d * np.asarray(b, float))
 
     def operator_estimate(self) -> np.ndarray:
         """``A0^-1`` as programmed (from the engine's read-back of ``K``)."""
-        return self.mapping.sigma * np.linalg.inv(self.engine.read_back(self.array))
+        inverse = np.linalg.inv(self.engine.read_back(self.array))
+        return self.mapping.sigma * inverse * np.outer(self.scale, self.scale)
+
+
+def _three_cycles(a: np.ndarray, mapping, d: np.ndarray) -> float:
+    """``||(I - M A)^3||_2`` with ``M = D A0_s^-1 D`` (inf when singular)."""
+    try:
+        m = np.linalg.inv(mapping.matrix) * np.outer(d, d)
+    except np.linalg.LinAlgError:
+        return np.inf
+    return float(np.linalg.norm(np.linalg.matrix_power(np.eye(len(a)) - m @ a, 3), 2))
 
 
 def low_precision_inverse(
@@ -71,9 +103,12 @@ def low_precision_inverse(
     feedback: bool = True,
     search: bool = True,
     rounding: str = "nearest",
+    scaling: str = "none",
+    copies: int = 1,
 ) -> LowPrecisionInverse:
     """One INV block when ``A`` (n x n) fits ``tile`` (default: the engine's largest INV
-    block), else BlockAMC with ``schur`` ("m4" or "exact") down to ``tile``."""
+    block), else BlockAMC with ``schur`` ("m4" or "exact") down to ``tile``
+    (``scaling`` applies to a single block only; ``copies`` to every INV block)."""
     from rramlab.protocols.analog.block_amc import BlockInverse
 
     a = np.asarray(a, dtype=float)
@@ -82,7 +117,7 @@ def low_precision_inverse(
     limit = tile if tile is not None else engine.max_inv_size
     if limit is not None and engine.max_inv_size is not None and limit > engine.max_inv_size:
         raise ValueError(f"tile {limit} is larger than the engine's INV blocks")
-    options = dict(feedback=feedback, search=search, rounding=rounding)
+    options = dict(feedback=feedback, search=search, rounding=rounding, copies=copies)
     if limit is None or a.shape[0] <= limit:
-        return TileInverse(engine, a, **options)
+        return TileInverse(engine, a, scaling=scaling, **options)
     return BlockInverse(engine, a, tile=limit, schur=schur, **options)

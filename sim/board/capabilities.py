@@ -15,6 +15,8 @@ INV output ADCs                12 bit over +-0.5 V (the op-amps clamp at +-0.4 V
 INV feedback conductances      0 .. 1 mS per op-amp, output to inverting input (a
                                precision resistor bank; realises the diagonal split
                                A+ = Ap + nI of [PKU25]); set exactly
+INV parallel copies            each op-amp output switches onto up to 4 column lines
+                               (``INV ... COPIES=k``): k cells in parallel per entry
 word-line gate                 0 .. 3.3 V (1T1R compliance via the transistor's I_sat)
 pulse generator                +-5 V, 50 ns .. 1 s; end-of-pulse current monitor 12 bit
                                over +-1 mA
@@ -53,6 +55,7 @@ class BoardSpec:
     inv_input_range_A: float = 100e-6
     inv_adc_range_V: float = 0.5
     inv_feedback_max_S: float = 1e-3  # [assume] resistor bank down to 1 kohm per op-amp
+    inv_copies_max: int = 4  # [assume] column lines each op-amp output can switch onto
     pulse_monitor_range_A: float = 1e-3
 
     gate_range_V: tuple[float, float] = (0.0, 3.3)
@@ -86,6 +89,7 @@ class BoardSpec:
             "inv_clamp_V": inv_clamp_V,
             "inv_input_range_A": self.inv_input_range_A,
             "inv_feedback_max_S": self.inv_feedback_max_S,
+            "inv_copies_max": self.inv_copies_max,
             "max_write_verify_pulses": self.max_write_verify_pulses,
         }
 

@@ -69,7 +69,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "VREAD?": CommandSpec("vread_query"),
     "SAT?": CommandSpec("sat_query"),
     "MVM": CommandSpec("mvm", Block.REQUIRED),
-    "INV": CommandSpec("inv", Block.REQUIRED, named=("FB",)),
+    "INV": CommandSpec("inv", Block.REQUIRED, named=("FB", "COPIES")),
     "WV": CommandSpec("wv", Block.REQUIRED),
 }
 

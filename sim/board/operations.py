@@ -188,18 +188,22 @@ def mvm(fw: BoardFirmware, cmd: Command, block: bytes | None) -> list[Reply]:
 
 
 def inv(fw: BoardFirmware, cmd: Command, block: bytes | None) -> list[Reply]:
-    """``INV <r0> <c0> <n> [FB=<S>]`` + n float32 input currents."""
+    """``INV <r0> <c0> <n> [FB=<S>] [COPIES=<k>]`` + n float32 input currents (the block
+    is n rows x k n columns: op-amp ``j`` drives columns ``c0 + j, c0 + n + j, ...``)."""
     commands.expect_count(cmd, 3)
     feedback = commands.number(cmd.named.get("FB", "0"), "FB")
     commands.in_range(feedback, 0.0, fw.spec.inv_feedback_max_S, "FB", "S")
-    rows, cols = _block_range(fw, cmd.args[0], cmd.args[1], cmd.args[2], cmd.args[2])
+    copies = commands.integer(cmd.named.get("COPIES", "1"), "COPIES")
+    commands.in_range(copies, 1, fw.spec.inv_copies_max, "COPIES")
+    n_cols = str(copies * commands.integer(cmd.args[2], "n"))
+    rows, cols = _block_range(fw, cmd.args[0], cmd.args[1], cmd.args[2], n_cols)
     assert block is not None
     i_in = _values(block, F32, rows.stop - rows.start, "INV")
     if not fw.tile.inv_dac.contains(i_in):
         limit = fw.spec.inv_input_range_A
         raise BoardError(102, f"INV input currents must be finite and within +-{limit:g} A")
     try:
-        result, v_out = fw.tile.inv(i_in, rows, cols, feedback)
+        result, v_out = fw.tile.inv(i_in, rows, cols, feedback, copies)
     except (InstabilityError, ConvergenceError) as exc:
         raise BoardError(311, f"INV circuit unstable: {_first_sentence(exc)}") from None
     settled = Reply(f"OK {result.settling_time_s:.9g}")

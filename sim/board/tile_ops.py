@@ -154,10 +154,16 @@ class Tile:
         return Conversion(values, int(saturated.sum()))
 
     def inv(
-        self, i_in_A: np.ndarray, rows: slice, cols: slice, feedback_S: float = 0.0
+        self,
+        i_in_A: np.ndarray,
+        rows: slice,
+        cols: slice,
+        feedback_S: float = 0.0,
+        copies: int = 1,
     ) -> tuple[InvResult, np.ndarray]:
         """Run the INV loop with input currents from the current DACs (and
-        ``feedback_S`` siemens from each op-amp's output to its input); returns the
+        ``feedback_S`` siemens from each op-amp's output to its input; each output on
+        ``copies`` columns, ``cols`` spanning them all); returns the
         circuit's result and the outputs (V) as the output ADCs convert them. Raises
         :class:`rramlab.errors.InstabilityError` (after the watchdog's time)."""
         i_in, _ = self.inv_dac.quantize(i_in_A)
@@ -169,6 +175,7 @@ class Tile:
                 cols=cols,
                 width_s=self.spec.adc_conversion_s,
                 feedback_S=feedback_S,
+                copies=copies,
             )
         except Exception:
             self.sleep(INV_WATCHDOG_S)

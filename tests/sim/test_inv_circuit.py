@@ -136,3 +136,20 @@ def test_inv_input_checks():
         x.inv(np.zeros(5))
     with pytest.raises(ValueError, match="NaN"):
         x.inv(np.array([0, np.nan, 0, 0]))
+
+
+def test_inv_parallel_copies_add_their_conductances():
+    # Op-amp j drives columns j and n + j: each entry of G is two cells in parallel.
+    g0, g1 = dominant_matrix(4, seed=3), dominant_matrix(4, seed=4) / 2
+    x = array_with(np.hstack([g0, g1]))
+    i_in = np.array([1e-6, -2e-6, 0.5e-6, 1.5e-6])
+    result = x.inv(i_in, cols=range(8), copies=2)
+    g = g0 + g1
+    d = np.diag(np.hstack([g0, g1]).sum(axis=1))
+    np.testing.assert_allclose(
+        result.v_out_V, np.linalg.solve(g + d / LINEAR.opamp_gain, -i_in), rtol=1e-9
+    )
+    with pytest.raises(ValueError, match="copies"):
+        x.inv(i_in, cols=range(8), copies=0)
+    with pytest.raises(ValueError, match="must be square"):
+        x.inv(i_in, cols=range(8), copies=3)

@@ -113,3 +113,30 @@ def test_an_inv_block_the_loop_cannot_settle_raises_instability(board_engine):
     engine.program_inv(np.array([[0, 7], [7, 0]]))  # off-diagonal dominant
     with pytest.raises(InstabilityError, match="positive stable"):
         engine.prepare()
+
+
+def test_an_inv_block_of_parallel_copies_solves_their_sum(board_engine):
+    # Two cells per entry (levels 0..14); a never-forming cell inside the block is
+    # left at ~0 and its partner carries the whole level.
+    engine, station = board_engine(seed=23, rows=4, cols=16)
+    plant(station, 1, 2, "unformable")
+    digits = np.array([[14, 3, 0, 5], [2, 13, 6, 0], [0, 4, 12, 1], [6, 0, 2, 11]])
+    inv = engine.program_inv(digits, diagonal=3.0, bias=0.5, copies=2)
+    engine.prepare()
+    region = inv.state["parts"][0][0]
+    assert (region.row0, region.col0, len(region.cols)) == (0, 0, 8)
+    cells = inv.state["cells"]
+    assert engine.place.layouts[0].health[1, 2] == LOW
+    assert cells[1, 2] == 0 and cells[1, 6] == 6  # the partner of the LOW cell
+    np.testing.assert_array_equal(cells[:, :4] + cells[:, 4:], digits)
+    k = engine.read_back(inv)
+    np.testing.assert_allclose(k, inv.operator, atol=0.4)  # LOW cell ~0.1 level off
+    b = np.array([1.0, -0.5, 0.25, 2.0])
+    x = engine.inv(inv, b)
+    assert np.linalg.norm(x - np.linalg.solve(k, b)) / np.linalg.norm(x) < 0.03
+    with pytest.raises(ValueError, match="copies"):
+        engine.program_inv(digits, copies=engine.max_inv_copies + 1)
+    with pytest.raises(LimitError, match="copies"):
+        station.board.inv(b * 1e-6, copies=station.board.capabilities.inv_copies_max + 1)
+    with pytest.raises(ValueError, match=r"0\.\.14"):
+        engine.program_inv(digits + 1, copies=2)

@@ -104,3 +104,22 @@ def test_inv_mapping_is_a_3_bit_matrix_with_exact_bias_and_split(feedback):
         for m in (plain, tuned)
     ]
     assert contraction[1] <= contraction[0]  # the search never makes refinement slower
+
+
+def test_parallel_cells_give_the_inv_mapping_more_levels():
+    from rramlab.protocols.analog.engine import InvArray
+
+    rhos = []
+    for copies in (1, 2, 4):
+        worst = 0.0
+        for seed in range(6):
+            a, _ = random_problem(4, 8.0, seed=seed)
+            m = map_for_inv(a, copies=copies)
+            assert m.digits.max() <= 7 * copies
+            error = np.eye(4) - np.linalg.solve(m.matrix, a)
+            worst = max(worst, float(np.max(np.abs(np.linalg.eigvals(error)))))
+        rhos.append(worst)
+    assert rhos[2] < rhos[1] < rhos[0]  # each doubling of the levels contracts faster
+    # an entry's total is spread evenly over its cells, each on a 3-bit level
+    cells = InvArray(np.array([[0, 9], [28, 13]], dtype=np.uint8), copies=4).cell_digits
+    np.testing.assert_array_equal(cells, [[0, 3, 0, 2, 0, 2, 0, 2], [7, 4, 7, 3, 7, 3, 7, 3]])
