@@ -27,6 +27,11 @@ from rramlab.cli_analog_output import dumps, one_line
 from rramlab.cli_output import add_row, new_console
 
 DEFAULT_KAPPA = 8.0
+# Two rows per bit-level drive halve HP-MVM's drives, but a product then sums two
+# cells' residual errors (each up to the engine's off_levels); on 64 x 64 (40 704
+# cells, minutes of relaxation before use) that fails integer recovery, on 16 x 16
+# it does not (docs/analog.md, "BlockAMC, 64 x 64").
+PAIRED_DRIVE_MAX_N = 16
 OPS_SHOWN = (  # EngineStats field, what it counts
     ("inv_runs", "INV operations (one input vector each)"),
     ("mvm_drives", "MVM drives (one input vector each)"),
@@ -126,6 +131,12 @@ class Failure(click.ClickException):
     type=click.Path(exists=True, dir_okay=False),
     help="Station file (YAML or TOML) whose array board to use instead of the simulated bench.",
 )
+@click.option(
+    "--rows-per-mvm",
+    type=click.IntRange(1, 8),
+    help="Rows driven together per bit-level MVM on the board. Default: 2 up to N = "
+    f"{PAIRED_DRIVE_MAX_N}, 1 above (larger arrays relax longer before use).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, nothing else.")
 def solve(
     matrix_file: str | None,
@@ -139,6 +150,7 @@ def solve(
     tol_bits: float,
     engine: str,
     station_file: str | None,
+    rows_per_mvm: int | None,
     as_json: bool,
 ) -> None:
     """Solve A x = b by HP-INV: a 3-bit analog inversion refined by bit-sliced analog
@@ -161,9 +173,13 @@ def solve(
     kappa_a = check_not_singular(a, matrix_file or "the random matrix")
     tol = tol_bits if tol_bits > 0 else None
     log = new_console(stderr=True)
+    if rows_per_mvm is None:
+        rows_per_mvm = 2 if a.shape[0] <= PAIRED_DRIVE_MAX_N else 1
     settings = {"engine": engine, "seed": seed, "schur": schur, "max_cycles": cycles}
     out: dict[str, Any] = {"n": a.shape[0], "kappa": kappa_a, "source": source, **settings}
     out["tol_bits"] = tol
+    if engine == "board":
+        out["board"] = {"rows_per_mvm": rows_per_mvm}
     try:
         if engine == "board":
             _check_on_exact_engine(a, tile, schur)
@@ -174,6 +190,7 @@ def solve(
             n=a.shape[0],
             tile=tile,
             solver_options={"schur": schur},
+            board_options={"rows_per_mvm": rows_per_mvm},
         ) as (analog, info):
             out["bench"] = info.bench
             result = _solve(analog, info, a, b, tile, schur, cycles, tol, out, log)

@@ -54,6 +54,15 @@ def test_board_solve_reaches_20_bits_within_10_cycles_with_precision_rising(boar
     assert out["residual"][-1] == pytest.approx(true_residual, rel=1e-3, abs=1e-14)
 
 
+def test_one_row_per_bit_level_drive_needs_more_drives_for_the_same_precision(board_4x4):
+    assert board_4x4["board"] == {"rows_per_mvm": 2}  # the default up to N = 16
+    single = solve_json("--random", "4", "--kappa", "8", "--seed", "0", "--rows-per-mvm", "1")
+    assert single["board"] == {"rows_per_mvm": 1}
+    assert single["relative_error"][-1] < 2.0**-20
+    # one 0/1 row per drive: every bit plane of a 4-row input takes more drives
+    assert sum(single["mvm_vectors"]) > sum(board_4x4["mvm_vectors"])
+
+
 def test_board_solve_reports_its_analog_operations(board_4x4):
     ops, total = board_4x4["ops"], board_4x4["ops_total"]
     assert ops["inv_runs"] >= 10  # one LP-INV per cycle (auto-ranging may add runs)
