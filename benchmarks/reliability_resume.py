@@ -40,6 +40,7 @@ from rramlab.drivers.array_board import ArrayBoard
 from rramlab.limits import SafetyLimits
 from rramlab.run_files import read_meta
 from rramlab.run_log import load_run
+from rramlab.sim.forming_recipe import form_every_cell
 from rramlab.sim.serve_output import read_until
 
 LIMITS = {"max_voltage_V": 5.0, "max_current_A": 1e-3, "max_pulse_width_s": 1.0}
@@ -111,11 +112,8 @@ class ServedBench:
             "wiring: {board_smu: smu}\n"
         )
         board = self._board()
-        try:  # form every cell (~50 uA compliance)
-            board.set_gate(1.2)
-            for v in (3.6, 4.0, 4.4):
-                for row in range(SIZE):
-                    board.pulse_row(v, 1e-4, row)
+        try:
+            form_every_cell(board)
         finally:
             board.close()
 

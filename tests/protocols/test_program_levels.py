@@ -12,15 +12,13 @@ import yaml
 
 from rramlab.protocols.base import Aborted, RunContext
 from rramlab.protocols.program_levels import DEFAULT_LEVELS_S, SPEC, ProgramLevelsParams
+from rramlab.sim.forming_recipe import form_every_cell
 from rramlab.station import Station, open_station
 
 
 def form(station: Station) -> None:
-    """Form every cell: 100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate."""
-    station.board.set_gate(1.2)
-    for v in (3.6, 4.0, 4.4):
-        for row in range(station.array_shape[0]):
-            station.board.pulse_row(v, 1e-4, row)
+    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
+    form_every_cell(station.board)
 
 
 def sim_station(tmp_path, *, seed: int, rows: int, cols: int, **params: float) -> Station:

@@ -10,17 +10,15 @@ import pytest
 
 from rramlab.protocols.base import Aborted, RunContext
 from rramlab.protocols.read_disturb import SPEC, ReadDisturbParams
+from rramlab.sim.forming_recipe import form_every_cell
 from rramlab.station import Station, open_station
 
 G_PROGRAMMED_S = 50e-6
 
 
 def form(station: Station) -> None:
-    """Form every cell: 100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate."""
-    station.board.set_gate(1.2)
-    for v in (3.6, 4.0, 4.4):
-        for row in range(station.array_shape[0]):
-            station.board.pulse_row(v, 1e-4, row)
+    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
+    form_every_cell(station.board)
 
 
 @pytest.fixture

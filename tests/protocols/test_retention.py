@@ -11,6 +11,7 @@ import pytest
 
 from rramlab.protocols.base import Aborted, RunContext
 from rramlab.protocols.retention import SPEC, RetentionParams
+from rramlab.sim.forming_recipe import form_every_cell
 from rramlab.station import Station, open_station
 
 # Above the model's relax_g_scale_S (40 uS) relaxation adds ~1 % per cell, small
@@ -19,11 +20,8 @@ G_PROGRAMMED_S = 60e-6
 
 
 def form(station: Station) -> None:
-    """Form every cell: 100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate."""
-    station.board.set_gate(1.2)
-    for v in (3.6, 4.0, 4.4):
-        for row in range(station.array_shape[0]):
-            station.board.pulse_row(v, 1e-4, row)
+    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
+    form_every_cell(station.board)
 
 
 @pytest.fixture
