@@ -15,6 +15,28 @@ import click
 ENGINES = ("board", "exact")
 
 
+def engine_options(function: Any) -> Any:
+    """The options every analog command shares: ``--engine``, ``--station``, ``--json``
+    (applied in this order, so they show last in ``--help``)."""
+    function = click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON object, nothing else."
+    )(function)
+    function = click.option(
+        "--station",
+        "station_file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Station file (YAML or TOML) whose array board to use instead of the simulated bench.",
+    )(function)
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default="board",
+        show_default=True,
+        help="board: an array board (a simulated bench sized for the problem, or "
+        "--station's); exact: numpy, 3-bit quantisation only.",
+    )(function)
+
+
 class StationProblem(click.ClickException):
     """A station file that cannot be used: a usage error (exit code 2)."""
 

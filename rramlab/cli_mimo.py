@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from rramlab.cli_analog_engine import ENGINES, analog_engine
+from rramlab.cli_analog_engine import analog_engine, engine_options
 from rramlab.cli_analog_inputs import parse_snr
 from rramlab.cli_analog_output import dumps, one_line
 from rramlab.cli_output import add_row, new_console
@@ -92,21 +92,7 @@ class Failure(click.ClickException):
     show_default=True,
     help="Seed of the channel, symbols and noise, and of the simulated bench.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES),
-    default="board",
-    show_default=True,
-    help="board: an array board (a simulated bench sized for the system, or --station's); "
-    "exact: numpy, 3-bit quantisation only.",
-)
-@click.option(
-    "--station",
-    "station_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Station file (YAML or TOML) whose array board to use instead of the simulated bench.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, nothing else.")
+@engine_options
 def mimo(
     antennas: int,
     users: int,

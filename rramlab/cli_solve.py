@@ -21,7 +21,7 @@ from typing import Any
 import click
 import numpy as np
 
-from rramlab.cli_analog_engine import ENGINES, EngineInfo, analog_engine
+from rramlab.cli_analog_engine import EngineInfo, analog_engine, engine_options
 from rramlab.cli_analog_inputs import check_not_singular, load_system
 from rramlab.cli_analog_output import dumps, one_line
 from rramlab.cli_output import add_row, new_console
@@ -118,26 +118,12 @@ class Failure(click.ClickException):
     "2^-50, float64's floor).",
 )
 @click.option(
-    "--engine",
-    type=click.Choice(ENGINES),
-    default="board",
-    show_default=True,
-    help="board: an array board (a simulated bench sized for A, or --station's); "
-    "exact: numpy, 3-bit quantisation only.",
-)
-@click.option(
-    "--station",
-    "station_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Station file (YAML or TOML) whose array board to use instead of the simulated bench.",
-)
-@click.option(
     "--rows-per-mvm",
     type=click.IntRange(1, 8),
     help="Rows driven together per bit-level MVM on the board. Default: 2 up to N = "
     f"{PAIRED_DRIVE_MAX_N}, 1 above (larger arrays relax longer before use).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, nothing else.")
+@engine_options
 def solve(
     matrix_file: str | None,
     vector_file: str | None,
