@@ -35,8 +35,10 @@ class BoardEngineConfig:
     # chord conductance varies by < 1% (sinh I-V), not ~4% as up to 0.4 V
     inv_repeats: int = 1  # INV runs averaged per LP-INV
     inv_calibration_runs: int = 8  # runs averaged for the offset and all-ones response
-    v_small_V: float = 0.05  # read voltage that measures the cells' small-signal factor
-    small_signal_reads: int = 16
+    v_small_V: float = 0.05  # cell voltage at which the INV loop's conductance is taken
+    small_signal_fit_V: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)  # read voltages of the
+    # sinh fit that gives the small-signal factor (many LSBs, clear curvature)
+    small_signal_reads: int = 16  # reads per fit voltage
     small_signal: bool = True  # correct the INV level step by the small-signal factor
     refresh_s: float | None = 0.5  # re-verify MVM cells this long after the last verify
     forming: FormingRecipe = FORMING

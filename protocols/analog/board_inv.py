@@ -9,14 +9,23 @@ with the block's measured response to all ones.
 ``step`` here is the level step *as the INV circuit sees it*: the loop holds its cells
 near 0 V, where their sinh I-V conducts a few percent less than at the verify voltage
 (0.974x on the simulated chip), while the feedback resistors are linear. The engine
-measures that small-signal factor by reads at ``v_small_V`` and scales the feedback and
-the conversion with it.
+measures that small-signal factor and scales the feedback and the conversion with it.
+A plain read at the small voltage itself (0.05 V) spans only a few column-ADC LSBs per
+cell, and with read noise well below one LSB the rounding does not average out: at 10
+bits it came out 0.99-1.04 instead of 0.975. So the cells are read at larger voltages
+(``small_signal_fit_V``, 0.1-0.4 V: tens of LSBs, and a curvature 3x larger than
+between 0.05 and 0.2 V), ``I(V) = a sinh(V / V0)`` is fitted to their summed current,
+and the factor is the fit's chord conductance at ``v_small_V`` over that at
+``v_read_V``. A fit whose uncertainty (from the ADC's LSB and the reads' scatter)
+is as large as its correction ``1 - factor`` gives 1 (no correction).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import optimize
 
+from rramlab.drivers import board_limits
 from rramlab.drivers.array_board import InvSaturatedError
 from rramlab.errors import InstabilityError
 from rramlab.protocols.analog import board_cells
@@ -26,6 +35,7 @@ from rramlab.protocols.analog.engine import InvArray
 from rramlab.protocols.analog.mapping import sherman_morrison
 
 MAX_RUNS = 8  # INV runs per solve before giving up on the ranging
+U_MIN_V0 = 0.05  # smallest sinh voltage scale V0 (V) the small-signal fit considers
 
 
 def board_operator(place: Placement, array: InvArray) -> np.ndarray:
@@ -37,16 +47,58 @@ def board_operator(place: Placement, array: InvArray) -> np.ndarray:
 
 
 def small_signal_factor(place: Placement, tile: int, cells: np.ndarray) -> float:
-    """``g(v_small) / g(v_read)`` summed over ``cells`` (a mask of the tile)."""
-    c = place.config
+    """``g(v_small) / g(v_read)`` of the ``cells`` (a mask of the tile) together, from
+    a sinh fit to their summed current at ``small_signal_fit_V``; 1 when the board
+    cannot resolve it (module docstring)."""
+    c, board = place.config, place.board
+    limit = board_limits.max_drive_V(board.capabilities, board.limits)
+    volts = np.array(sorted({v for v in c.small_signal_fit_V if 0 < v <= limit}))
+    n = int(np.count_nonzero(cells))
+    if volts.size < 2 or n == 0:
+        return 1.0
+    reads = max(2, c.small_signal_reads)
     place.select(tile)
-    place.board.set_read_voltage(c.v_small_V)
+    sums = np.empty((volts.size, reads))
     try:
-        small = board_cells.read_conductance(place.board, c.v_small_V, c.small_signal_reads)
+        for k, v in enumerate(volts):
+            board.set_read_voltage(float(v))
+            for r in range(reads):
+                sums[k, r] = board_cells.read_conductance(board, float(v))[cells].sum() * v
     finally:
-        place.board.set_read_voltage(c.v_read_V)
-    reference = place.snapshot[tile][cells].sum()
-    return float(small[cells].sum() / reference) if reference > 0 else 1.0
+        board.set_read_voltage(c.v_read_V)
+    current = sums.mean(axis=1)
+    if not np.all(current > 0):
+        return 1.0
+    # Per-cell rounding does not average over reads (noise << LSB): each summed
+    # current is off by up to its cells' rounding, ~sqrt(n / 12) LSB, plus the scatter.
+    caps = board.capabilities
+    lsb = caps.adc_range_A / (2 ** (caps.adc_bits - 1) - 1)
+    sigma = np.sqrt(n * lsb**2 / 12 + sums.var(axis=1, ddof=1) / reads)
+    factor = _sinh_factor(volts, current, c.v_small_V, c.v_read_V)
+    slopes = [
+        (_sinh_factor(volts, current + sigma * e, c.v_small_V, c.v_read_V) - factor)
+        for e in np.eye(volts.size)
+    ]
+    error = float(np.sqrt(np.sum(np.square(slopes))))
+    return factor if error < 1 - factor else 1.0  # unresolved: no correction
+
+
+def _sinh_factor(volts: np.ndarray, current: np.ndarray, v_small: float, v_read: float) -> float:
+    """Chord conductance at ``v_small`` over that at ``v_read`` of the least-squares fit
+    ``I = a sinh(u V) / u`` (``u = 1 / V0 >= 0``; ``u = 0`` is a linear I-V, factor 1)."""
+
+    def shape(u: float, v: np.ndarray | float) -> np.ndarray | float:
+        return np.sinh(u * v) / u if u > 1e-9 else v
+
+    def residual(u: float) -> float:
+        s = shape(u, volts)
+        a = float(current @ s / (s @ s))
+        return float(np.sum((current - a * s) ** 2))
+
+    u = optimize.minimize_scalar(
+        residual, bounds=(0.0, 1 / U_MIN_V0), method="bounded", options={"xatol": 1e-6}
+    ).x
+    return float((shape(u, v_small) / v_small) / (shape(u, v_read) / v_read))
 
 
 def calibrate(place: Placement, array: InvArray, factor: float) -> None:

@@ -140,3 +140,44 @@ def test_an_inv_block_of_parallel_copies_solves_their_sum(board_engine):
         station.board.inv(b * 1e-6, copies=station.board.capabilities.inv_copies_max + 1)
     with pytest.raises(ValueError, match=r"0\.\.14"):
         engine.program_inv(digits + 1, copies=2)
+
+
+def test_small_signal_factor_is_resolved_by_a_10_bit_adc():
+    # At 0.05 V a cell spans only a few LSBs of a 10-bit column ADC and the rounding
+    # does not average out (read noise << LSB): plain reads there gave ~1.006 here. The
+    # sinh fit to reads at 0.1-0.4 V gets the chip's factor at 10 bits as at 14.
+    from rramlab.drivers.array_board import ArrayBoard
+    from rramlab.protocols.analog import board_inv
+    from rramlab.protocols.analog.board_engine import BoardEngine
+    from rramlab.sim.bench import SimulatedBench
+    from rramlab.sim.board.capabilities import BoardSpec
+    from rramlab.sim.params import CrossbarParams
+    from rramlab.sim.visa_backend import register_bench, unregister_bench
+    from rramlab.station import DEFAULT_SIM_LIMITS
+
+    def factor(adc_bits: int) -> float:
+        spec = BoardSpec(adc_bits=adc_bits)
+        bench = SimulatedBench(seed=3, smu_models=(), rows=8, cols=8, board_spec=spec)
+        name = f"small-signal-{adc_bits}-bit"
+        register_bench(name, bench)
+        board = ArrayBoard(f"rramsim://bench={name}", limits=DEFAULT_SIM_LIMITS)
+        try:
+            engine = BoardEngine(board, clock=bench.clock, small_signal=False)
+            digits = np.array([[7, 1, 0, 2], [1, 6, 1, 0], [0, 2, 7, 1], [1, 0, 1, 5]])
+            inv = engine.program_inv(digits)
+            engine.prepare()
+            region = inv.state["parts"][0][0]
+            cells = np.zeros(engine.place.layouts[region.tile].shape, dtype=bool)
+            cells[region.rows, list(region.cols)] = engine.place.level_map(inv, 0, 1) >= 2
+            return board_inv.small_signal_factor(engine.place, region.tile, cells)
+        finally:
+            board.close()
+            unregister_bench(name)
+
+    p = CrossbarParams()  # I = g v_ref sinh(V / V0) / sinh(v_ref / V0)
+    truth = (np.sinh(0.05 / p.iv_v0_V) / 0.05) / (
+        np.sinh(p.v_read_ref_V / p.iv_v0_V) / p.v_read_ref_V
+    )  # 0.975
+    coarse, fine = factor(10), factor(14)
+    assert coarse == pytest.approx(truth, abs=0.005)
+    assert coarse == pytest.approx(fine, abs=0.005)
