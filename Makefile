@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/rramlab demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

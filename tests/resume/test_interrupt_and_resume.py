@@ -51,9 +51,11 @@ def test_sigint_then_resume_programs_every_cell_once(served_bench, rramlab_run, 
     assert (final["attempt"] == 1).sum() == len(data)
     # one row per cell, every cell programmed once: as an uninterrupted run
     assert len(final) == REGION and not final.duplicated(["row", "col"]).any()
-    assert final["inside_tolerance"].mean() > 0.97  # the healthy cells
+    # ~1-2% of the simulated chip's cells are defective (stuck, unformable), and the
+    # resumed part is a random few hundred of them: leave room for that, not more
+    assert final["inside_tolerance"].mean() > 0.95
     resumed = final[final["attempt"] == 2]
-    assert resumed["inside_tolerance"].mean() > 0.97 and (resumed["pulses"] > 0).all()
+    assert resumed["inside_tolerance"].mean() > 0.95 and (resumed["pulses"] > 0).all()
     assert served_bench.outputs_off()
 
 
