@@ -55,7 +55,9 @@ def test_sigint_then_resume_programs_every_cell_once(served_bench, rramlab_run, 
     # resumed part is a random few hundred of them: leave room for that, not more
     assert final["inside_tolerance"].mean() > 0.95
     resumed = final[final["attempt"] == 2]
-    assert resumed["inside_tolerance"].mean() > 0.95 and (resumed["pulses"] > 0).all()
+    assert resumed["inside_tolerance"].mean() > 0.95
+    # really programmed by the resume: pulsed, unless a cell already sat on its level
+    assert (resumed["pulses"] > 0).mean() > 0.98
     assert served_bench.outputs_off()
 
 
