@@ -141,12 +141,23 @@ def levels(place: Placement, array: InvArray, b: np.ndarray) -> np.ndarray:
     boost = array.state.setdefault("boost", 1.0)
     scale = min(ceiling, boost * target * step / (array.state["norm_inv"] * peak))
     ranged = False
+    unsettled: InstabilityError | None = None
     for _ in range(MAX_RUNS):
         try:
             volts = _run(place, array, region, b * scale) - array.state["v0"]
         except InvSaturatedError:
             scale /= 2  # the bound was not enough (a cell off its level)
             array.state["boost"] = max(1.0, array.state["boost"] / 2)
+            continue
+        except InstabilityError as error:
+            # The block settled at calibration, so it is stable for small signals; a
+            # large swing can still lose the loop: the cells' sinh slope grows with the
+            # output voltage while the feedback resistor stays linear, and G D(V) + F
+            # can turn singular (a real loop then rails). A smaller input keeps the
+            # outputs where the small-signal loop holds.
+            unsettled = error
+            scale /= 4
+            array.state["boost"] = 1.0
             continue
         swing = float(np.max(np.abs(volts)))
         if not ranged and 0 < swing < 0.5 * target and scale < ceiling:
@@ -159,6 +170,8 @@ def levels(place: Placement, array: InvArray, b: np.ndarray) -> np.ndarray:
             scale, ranged = min(ceiling, scale * gain), True
             continue
         return -step * volts / scale
+    if unsettled is not None:
+        raise unsettled
     raise InstabilityError(f"the INV outputs kept saturating over {MAX_RUNS} rescaled runs")
 
 
