@@ -7,65 +7,29 @@ import threading
 
 import numpy as np
 import pytest
-import yaml
 
-from rramlab.protocols.base import Aborted, RunContext
+from rramlab.protocols.base import Aborted
 from rramlab.protocols.endurance import SPEC, EnduranceParams, on_off_ratio
 from rramlab.sim.forming_recipe import form_every_cell
-from rramlab.station import Station, open_station
+from rramlab.station import open_station
 
 SHORT_LIFE = 200  # full SET/RESET cycles (the model's endurance_cycles)
-
-
-def form(station: Station) -> None:
-    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
-    form_every_cell(station.board)
-
-
-def sim_station(tmp_path, *, seed: int, rows: int, cols: int, **params: float) -> Station:
-    """A simulated 2450 + board station whose crossbar has ``params`` (CrossbarParams
-    overrides), opened from a station file as a lab would."""
-    data = {
-        "station": "test bench",
-        "limits": {"max_voltage_V": 5.0, "max_current_A": 1e-3, "max_pulse_width_s": 1.0},
-        "simulation": {"seed": seed, "rows": rows, "cols": cols, "params": params},
-        "instruments": {
-            "k2450": {
-                "driver": "keithley2450",
-                "resource": "GPIB0::18::INSTR",
-                "backend": "@rramsim",
-            },
-            "board": {"driver": "array_board", "resource": "rramsim://"},
-        },
-        "roles": {"smu": "k2450", "board": "board"},
-        "wiring": {"board_smu": "k2450"},
-    }
-    path = tmp_path / "station.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return open_station(path)
 
 
 @pytest.fixture
 def station():
     """The default bench: endurance 1e10 cycles."""
     with open_station(seed=3, rows=4, cols=4) as st:
-        form(st)
+        form_every_cell(st.board)
         yield st
 
 
-def run(station: Station, params: EnduranceParams, **ctx_args):
-    params.check_station(station)
-    ctx = RunContext(station, **ctx_args)
-    SPEC.run(ctx, params)
-    return ctx.dataframe()
-
-
-def test_a_short_lived_array_fails_near_its_endurance_and_the_run_stops(tmp_path):
+def test_a_short_lived_array_fails_near_its_endurance_and_the_run_stops(run):
     life = {"endurance_cycles": SHORT_LIFE, "endurance_sigma_log10": 0.0}
-    with sim_station(tmp_path, seed=3, rows=4, cols=4, **life) as st:
-        form(st)
+    with open_station(seed=3, rows=4, cols=4, params=life) as st:
+        form_every_cell(st.board)
         params = EnduranceParams(cols=3, max_cycles=5000, verify_every=10)
-        data = run(st, params)
+        data = run(st, SPEC, params)
         stuck = st.bench.array.stuck[0, :3]
         wear = st.bench.array.cycles[0, :3]
     failures = data[data["failed"]]
@@ -85,8 +49,8 @@ def test_a_short_lived_array_fails_near_its_endurance_and_the_run_stops(tmp_path
         assert not cell["failed"].iloc[:-1].any()
 
 
-def test_a_long_lived_array_completes_max_cycles_with_an_open_window(station):
-    data = run(station, EnduranceParams(cols=2, max_cycles=300, verify_every=50))
+def test_a_long_lived_array_completes_max_cycles_with_an_open_window(station, run):
+    data = run(station, SPEC, EnduranceParams(cols=2, max_cycles=300, verify_every=50))
     assert sorted(data["cycle"].unique()) == [1, 50, 100, 150, 200, 250, 300]
     assert not data["failed"].any()
     assert (data["window"] > 10).all()
@@ -96,7 +60,7 @@ def test_a_long_lived_array_completes_max_cycles_with_an_open_window(station):
     assert list(data.columns) == "cycle row col g_on_S g_off_S window failed".split()
 
 
-def test_cycling_through_the_smu(station):
+def test_cycling_through_the_smu(station, run):
     params = EnduranceParams(
         via="smu",
         set_V=1.2,
@@ -106,7 +70,7 @@ def test_cycling_through_the_smu(station):
         max_cycles=10,
         verify_every=5,
     )
-    data = run(station, params)
+    data = run(station, SPEC, params)
     assert list(data["cycle"]) == [1, 5, 10]
     assert (data["window"] > 10).all() and not data["failed"].any()
     assert not station.smu.output_enabled
@@ -152,7 +116,7 @@ def test_bad_parameters_fail_before_anything_is_sent(station, values):
     assert np.array_equal(station.bench.array.max_voltage_seen_V, seen)
 
 
-def test_abort(station):
+def test_abort(station, run):
     abort = threading.Event()
 
     def stop(fraction: float, what: str) -> None:
@@ -160,7 +124,7 @@ def test_abort(station):
 
     params = EnduranceParams(max_cycles=100, verify_every=10)
     with pytest.raises(Aborted):
-        run(station, params, abort=abort, progress=stop)
+        run(station, SPEC, params, abort=abort, progress=stop)
     assert station.bench.array.cycles[0, 0] < 5  # stopped after the first verify
 
 

@@ -8,63 +8,27 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from rramlab.protocols.base import Aborted, RunContext
+from rramlab.protocols.base import Aborted
 from rramlab.protocols.program_levels import DEFAULT_LEVELS_S, SPEC, ProgramLevelsParams
 from rramlab.sim.forming_recipe import form_every_cell
 from rramlab.station import Station, open_station
 
 
-def form(station: Station) -> None:
-    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
-    form_every_cell(station.board)
-
-
-def sim_station(tmp_path, *, seed: int, rows: int, cols: int, **params: float) -> Station:
-    """A simulated 2450 + board station whose crossbar has ``params`` (CrossbarParams
-    overrides), opened from a station file as a lab would."""
-    data = {
-        "station": "test bench",
-        "limits": {"max_voltage_V": 5.0, "max_current_A": 1e-3, "max_pulse_width_s": 1.0},
-        "simulation": {"seed": seed, "rows": rows, "cols": cols, "params": params},
-        "instruments": {
-            "k2450": {
-                "driver": "keithley2450",
-                "resource": "GPIB0::18::INSTR",
-                "backend": "@rramsim",
-            },
-            "board": {"driver": "array_board", "resource": "rramsim://"},
-        },
-        "roles": {"smu": "k2450", "board": "board"},
-        "wiring": {"board_smu": "k2450"},
-    }
-    path = tmp_path / "station.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return open_station(path)
-
-
 @pytest.fixture
 def station():
     with open_station(seed=5, rows=8, cols=8) as st:
-        form(st)
+        form_every_cell(st.board)
         yield st
 
 
-def run(station: Station, params: ProgramLevelsParams, **ctx_args):
-    params.check_station(station)
-    ctx = RunContext(station, **ctx_args)
-    SPEC.run(ctx, params)
-    return ctx.dataframe()
-
-
-def test_healthy_cells_reach_their_level_and_defective_ones_are_reported(tmp_path):
+def test_healthy_cells_reach_their_level_and_defective_ones_are_reported(run):
     stuck = {"frac_stuck_low": 0.04, "frac_stuck_high": 0.04}
     progress = []
-    with sim_station(tmp_path, seed=7, rows=8, cols=8, **stuck) as st:
-        form(st)
+    with open_station(seed=7, rows=8, cols=8, params=stuck) as st:
+        form_every_cell(st.board)
         data = run(
-            st, ProgramLevelsParams(rows_per_step=4), progress=lambda f, _: progress.append(f)
+            st, SPEC, ProgramLevelsParams(rows_per_step=4), progress=lambda f, _: progress.append(f)
         )
         array = st.bench.array
         g_true = pd.Series(array.conductance_S[data["row"], data["col"]])
@@ -84,11 +48,11 @@ def test_healthy_cells_reach_their_level_and_defective_ones_are_reported(tmp_pat
     assert list(means.index) == list(range(8)) and np.all(np.diff(means) > 0)
 
 
-def test_a_region_is_programmed_and_nothing_else(station):
+def test_a_region_is_programmed_and_nothing_else(station, run):
     before = station.bench.array.conductance_S
     levels = (2e-6, 10e-6, 30e-6)
     params = ProgramLevelsParams(levels_S=levels, pattern="rows", row0=2, col0=3, rows=3, cols=4)
-    data = run(station, params)
+    data = run(station, SPEC, params)
     after = station.bench.array.conductance_S
     region = np.zeros((8, 8), dtype=bool)
     region[2:5, 3:7] = True
@@ -167,14 +131,14 @@ def test_a_station_without_a_board_cannot_program_levels(station):
         ProgramLevelsParams().check_station(probe)
 
 
-def test_abort_between_steps(station):
+def test_abort_between_steps(station, run):
     abort = threading.Event()
 
     def stop(fraction: float, what: str) -> None:
         abort.set()
 
     with pytest.raises(Aborted):
-        run(station, ProgramLevelsParams(rows_per_step=2), abort=abort, progress=stop)
+        run(station, SPEC, ProgramLevelsParams(rows_per_step=2), abort=abort, progress=stop)
     assert not station.smu.output_enabled
 
 

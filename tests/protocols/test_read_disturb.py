@@ -8,17 +8,12 @@ import threading
 import numpy as np
 import pytest
 
-from rramlab.protocols.base import Aborted, RunContext
+from rramlab.protocols.base import Aborted
 from rramlab.protocols.read_disturb import SPEC, ReadDisturbParams
 from rramlab.sim.forming_recipe import form_every_cell
-from rramlab.station import Station, open_station
+from rramlab.station import open_station
 
 G_PROGRAMMED_S = 50e-6
-
-
-def form(station: Station) -> None:
-    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
-    form_every_cell(station.board)
 
 
 @pytest.fixture
@@ -26,38 +21,31 @@ def station():
     """Every cell formed and programmed to 50 uS: below the SET state (~250 uS under
     the reads' 1 mA limit), and where the model's relaxation is small (~1 %)."""
     with open_station(seed=5, rows=4, cols=4) as st:
-        form(st)
+        form_every_cell(st.board)
         wv = st.board.write_verify(np.full((4, 4), G_PROGRAMMED_S), tol_rel=0.05, max_pulses=100)
         assert not wv.outside.any() and (st.bench.array.defects == "healthy").all()
         yield st
-
-
-def run(station: Station, params: ReadDisturbParams, **ctx_args):
-    params.check_station(station)
-    ctx = RunContext(station, **ctx_args)
-    SPEC.run(ctx, params)
-    return ctx.dataframe()
 
 
 def by_count(data):
     return data.pivot(index="read_count", columns="col", values="g_S")
 
 
-def test_reads_at_0_2_V_barely_change_g(station):
+def test_reads_at_0_2_V_barely_change_g(station, run):
     params = ReadDisturbParams(
         via="smu", cols=2, v_read_V=0.2, nplc=1.0, n_reads=100, sample_every=25
     )
-    g = by_count(run(station, params))
+    g = by_count(run(station, SPEC, params))
     assert list(g.index) == [0, 25, 50, 75, 100]
     change = (g.iloc[-1] - g.iloc[0]) / g.iloc[0]
     assert np.all(np.abs(change) < 0.03)  # retention drift and noise only
 
 
-def test_reads_at_a_raised_voltage_set_the_cells(station):
+def test_reads_at_a_raised_voltage_set_the_cells(station, run):
     params = ReadDisturbParams(
         via="smu", cols=2, v_read_V=0.7, nplc=10.0, n_reads=100, sample_every=25
     )
-    data = run(station, params)
+    data = run(station, SPEC, params)
     g = by_count(data)
     assert (data["v_read_V"] == 0.7).all()
     # 0.7 V held for 0.2 s per read, a little below the 1 V SET threshold: each read
@@ -67,10 +55,12 @@ def test_reads_at_a_raised_voltage_set_the_cells(station):
     assert np.allclose(g.iloc[-1], station.bench.array.conductance_S[0, :2], rtol=0.05)
 
 
-def test_board_reads_only_the_selected_cells(station):
+def test_board_reads_only_the_selected_cells(station, run):
     before = station.bench.array.conductance_S
     data = run(
-        station, ReadDisturbParams(row0=1, col0=2, v_read_V=1.0, n_reads=1000, sample_every=500)
+        station,
+        SPEC,
+        ReadDisturbParams(row0=1, col0=2, v_read_V=1.0, n_reads=1000, sample_every=500),
     )
     after = station.bench.array.conductance_S
     assert list(data["read_count"]) == [0, 500, 1000]
@@ -80,8 +70,8 @@ def test_board_reads_only_the_selected_cells(station):
     assert np.allclose(after[others], before[others], rtol=0.05)
 
 
-def test_the_last_sample_is_taken_after_the_last_read(station):
-    data = run(station, ReadDisturbParams(n_reads=7, sample_every=3))
+def test_the_last_sample_is_taken_after_the_last_read(station, run):
+    data = run(station, SPEC, ReadDisturbParams(n_reads=7, sample_every=3))
     assert list(data["read_count"]) == [0, 3, 6, 7]
 
 
@@ -116,7 +106,7 @@ def test_bad_parameters_fail_before_anything_is_sent(station, values):
     assert np.array_equal(station.bench.array.max_voltage_seen_V, seen)
 
 
-def test_abort_leaves_the_smu_output_off(station):
+def test_abort_leaves_the_smu_output_off(station, run):
     abort = threading.Event()
 
     def stop(fraction: float, what: str) -> None:
@@ -125,6 +115,7 @@ def test_abort_leaves_the_smu_output_off(station):
     with pytest.raises(Aborted):
         run(
             station,
+            SPEC,
             ReadDisturbParams(via="smu", n_reads=50, sample_every=10),
             abort=abort,
             progress=stop,

@@ -9,35 +9,23 @@ import threading
 import numpy as np
 import pytest
 
-from rramlab.protocols.base import Aborted, RunContext
+from rramlab.protocols.base import Aborted
 from rramlab.protocols.read_map import SPEC, ReadMapParams
 from rramlab.sim.cell import iv_shape, read_noise_sigma
 from rramlab.sim.forming_recipe import form_every_cell
 from rramlab.station import Station, open_station
 
 
-def form(station: Station) -> None:
-    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
-    form_every_cell(station.board)
-
-
 @pytest.fixture
 def station():
     with open_station(seed=11, rows=8, cols=8) as st:
-        form(st)
+        form_every_cell(st.board)
         yield st
 
 
-def run(station: Station, params: ReadMapParams, **ctx_args):
-    params.check_station(station)
-    ctx = RunContext(station, **ctx_args)
-    SPEC.run(ctx, params)
-    return ctx.dataframe()
-
-
-def test_board_map_is_the_true_conductance_within_noise_and_adc_resolution(station):
+def test_board_map_is_the_true_conductance_within_noise_and_adc_resolution(station, run):
     truth = station.bench.array.conductance_S
-    data = run(station, ReadMapParams())
+    data = run(station, SPEC, ReadMapParams())
     assert len(data) == 64 and set(data["read"]) == {0}
     assert list(data.columns) == ["read", "row", "col", "v_read_V", "i_A", "g_S"]
     g_true = truth[data["row"], data["col"]]
@@ -47,9 +35,9 @@ def test_board_map_is_the_true_conductance_within_noise_and_adc_resolution(stati
     assert np.allclose(data["g_S"], data["i_A"] / data["v_read_V"])
 
 
-def test_averaging_reads_shrinks_the_error(station):
+def test_averaging_reads_shrinks_the_error(station, run):
     truth = station.bench.array.conductance_S
-    data = run(station, ReadMapParams(n_reads=16))
+    data = run(station, SPEC, ReadMapParams(n_reads=16))
     assert sorted(set(data["read"])) == list(range(16))
     mean = data.groupby(["row", "col"])["g_S"].mean()
     g_true = truth[mean.index.get_level_values(0), mean.index.get_level_values(1)]
@@ -58,11 +46,11 @@ def test_averaging_reads_shrinks_the_error(station):
     assert np.all(np.abs(mean - g_true) <= sigma + lsb_S)  # 4 sigma / sqrt(16)
 
 
-def test_a_cell_beyond_the_adc_range_reads_nan_and_the_map_is_kept(station):
+def test_a_cell_beyond_the_adc_range_reads_nan_and_the_map_is_kept(station, run):
     station.connect_smu_to(2, 3)  # SET one cell hard: ~250 uS under a 300 uA limit
     station.smu.pulse_voltage(1.5, 1e-3, current_limit_A=300e-6)
     truth = station.bench.array.conductance_S
-    data = run(station, ReadMapParams(v_read_V=0.6))
+    data = run(station, SPEC, ReadMapParams(v_read_V=0.6))
     clipped = data["g_S"].isna().to_numpy()
     # At 0.6 V that cell carries more than the ADC's 100 uA; the others ~35 uA.
     assert data[clipped][["row", "col"]].values.tolist() == [[2, 3]]
@@ -73,9 +61,9 @@ def test_a_cell_beyond_the_adc_range_reads_nan_and_the_map_is_kept(station):
     assert np.allclose(data["g_S"][~clipped], superlinear * g_true, rtol=0.1)
 
 
-def test_smu_reads_a_region_cell_by_cell(station):
+def test_smu_reads_a_region_cell_by_cell(station, run):
     truth = station.bench.array.conductance_S
-    data = run(station, ReadMapParams(via="smu", row0=2, col0=5, rows=2, cols=3, nplc=1.0))
+    data = run(station, SPEC, ReadMapParams(via="smu", row0=2, col0=5, rows=2, cols=3, nplc=1.0))
     assert list(zip(data["row"], data["col"], strict=True)) == [
         (r, c) for r in (2, 3) for c in (5, 6, 7)
     ]
@@ -83,8 +71,8 @@ def test_smu_reads_a_region_cell_by_cell(station):
     assert not station.smu.output_enabled
 
 
-def test_explicit_cells_are_read_in_the_order_given(station):
-    data = run(station, ReadMapParams(cells=((4, 1), (0, 7))))
+def test_explicit_cells_are_read_in_the_order_given(station, run):
+    data = run(station, SPEC, ReadMapParams(cells=((4, 1), (0, 7))))
     assert list(zip(data["row"], data["col"], strict=True)) == [(4, 1), (0, 7)]
     assert ReadMapParams(cells="4,1; 0,7").cells == ((4, 1), (0, 7))
 
@@ -131,11 +119,12 @@ def test_no_board_means_via_smu_and_cell_0_0_only(station):
     assert params.selected(probe).tolist() == [[0, 0]]
 
 
-def test_abort_stops_the_run_with_the_smu_output_off(station):
+def test_abort_stops_the_run_with_the_smu_output_off(station, run):
     abort = threading.Event()
     with pytest.raises(Aborted):
         run(
             station,
+            SPEC,
             ReadMapParams(via="smu", rows=1, n_reads=5),
             abort=abort,
             progress=lambda fraction, what: abort.set(),

@@ -9,43 +9,31 @@ import time
 import numpy as np
 import pytest
 
-from rramlab.protocols.base import Aborted, RunContext
+from rramlab.protocols.base import Aborted
 from rramlab.protocols.retention import SPEC, RetentionParams
 from rramlab.sim.forming_recipe import form_every_cell
-from rramlab.station import Station, open_station
+from rramlab.station import open_station
 
 # Above the model's relax_g_scale_S (40 uS) relaxation adds ~1 % per cell, small
 # against the drift; mid-range (~20 uS) it adds ~10 % and would swamp a 5 % drift.
 G_PROGRAMMED_S = 60e-6
 
 
-def form(station: Station) -> None:
-    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
-    form_every_cell(station.board)
-
-
 @pytest.fixture
 def station():
     """Every cell formed and just programmed to 60 uS (drift runs from programming)."""
     with open_station(seed=4, rows=8, cols=8) as st:
-        form(st)
+        form_every_cell(st.board)
         st.board.write_verify(np.full((8, 8), G_PROGRAMMED_S), tol_rel=0.05, max_pulses=100)
         yield st
 
 
-def run(station: Station, params: RetentionParams, **ctx_args):
-    params.check_station(station)
-    ctx = RunContext(station, **ctx_args)
-    SPEC.run(ctx, params)
-    return ctx.dataframe()
-
-
-def test_drift_lowers_ln_g_by_nu_ln_t_on_the_virtual_clock(station):
+def test_drift_lowers_ln_g_by_nu_ln_t_on_the_virtual_clock(station, run):
     array = station.bench.array
     healthy = (array.defects == "healthy") & array.formed
     age_before = array.cells.age_s.copy()  # s since each cell was programmed
     t0, wall0 = station.clock.now(), time.perf_counter()
-    data = run(station, RetentionParams(t_min_s=1.0, t_max_s=1e4, points=20))
+    data = run(station, SPEC, RetentionParams(t_min_s=1.0, t_max_s=1e4, points=20))
     wall = time.perf_counter() - wall0
     elapsed = station.clock.now() - t0
     assert 1e4 <= elapsed < 1e4 + 1.0 and wall < 5.0  # virtual time, not wall time
@@ -70,8 +58,8 @@ def test_drift_lowers_ln_g_by_nu_ln_t_on_the_virtual_clock(station):
     assert first < 0 and second < 0 and 0.4 < first / second < 2.5
 
 
-def test_via_smu_reads_cell_0_0_by_default(station):
-    data = run(station, RetentionParams(via="smu", t_max_s=100.0, points=3))
+def test_via_smu_reads_cell_0_0_by_default(station, run):
+    data = run(station, SPEC, RetentionParams(via="smu", t_max_s=100.0, points=3))
     assert data[["row", "col"]].drop_duplicates().values.tolist() == [[0, 0]]
     assert len(data) == 4
     g0 = station.bench.array.conductance_S[0, 0]
@@ -101,7 +89,7 @@ def test_bad_parameters_fail_before_anything_is_sent(station, values):
     assert np.array_equal(station.bench.array.max_voltage_seen_V, seen)
 
 
-def test_abort_while_waiting(station):
+def test_abort_while_waiting(station, run):
     abort = threading.Event()
     reads = []
 
@@ -112,6 +100,6 @@ def test_abort_while_waiting(station):
 
     t0 = station.clock.now()
     with pytest.raises(Aborted):
-        run(station, RetentionParams(via="smu", t_max_s=1e6), abort=abort, progress=progress)
+        run(station, SPEC, RetentionParams(via="smu", t_max_s=1e6), abort=abort, progress=progress)
     assert station.clock.now() - t0 < 100  # stopped long before 10^6 s
     assert not station.smu.output_enabled

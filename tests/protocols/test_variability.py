@@ -9,33 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rramlab.protocols.base import Aborted, RunContext
+from rramlab.protocols.base import Aborted
 from rramlab.protocols.variability import SPEC, VariabilityParams, summarize
 from rramlab.sim.forming_recipe import form_every_cell
-from rramlab.station import Station, open_station
-
-
-def form(station: Station) -> None:
-    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
-    form_every_cell(station.board)
+from rramlab.station import open_station
 
 
 @pytest.fixture
 def station():
     with open_station(seed=2, rows=4, cols=4) as st:
-        form(st)
+        form_every_cell(st.board)
         yield st
 
 
-def run(station: Station, params: VariabilityParams, **ctx_args):
-    params.check_station(station)
-    ctx = RunContext(station, **ctx_args)
-    SPEC.run(ctx, params)
-    return ctx.dataframe()
-
-
-def test_hrs_varies_more_from_cycle_to_cycle_than_lrs(station):
-    data = run(station, VariabilityParams(rows=2, cols=4, cycles=30))
+def test_hrs_varies_more_from_cycle_to_cycle_than_lrs(station, run):
+    data = run(station, SPEC, VariabilityParams(rows=2, cols=4, cycles=30))
     cycles = data[data["kind"] == "cycle"]
     summary = data[data["kind"] == "summary"].set_index("state")
     assert len(cycles) == 8 * 30 and list(summary.index) == ["lrs", "hrs"]
@@ -105,14 +93,14 @@ def test_bad_parameters_fail_before_anything_is_sent(station, values):
     assert np.array_equal(station.bench.array.max_voltage_seen_V, seen)
 
 
-def test_abort(station):
+def test_abort(station, run):
     abort = threading.Event()
 
     def stop(fraction: float, what: str) -> None:
         abort.set()
 
     with pytest.raises(Aborted):
-        run(station, VariabilityParams(cycles=10), abort=abort, progress=stop)
+        run(station, SPEC, VariabilityParams(cycles=10), abort=abort, progress=stop)
 
 
 def test_run_protocol_keeps_both_kinds_of_rows(station, tmp_path):

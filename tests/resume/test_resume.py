@@ -16,19 +16,14 @@ from rramlab.resume import NotResumable, StationMismatch, resume_run
 from rramlab.run_log import RunWriter, load_run
 from rramlab.runner import run_protocol
 from rramlab.sim.forming_recipe import form_every_cell
-from rramlab.station import Station, open_station
-
-
-def form(station: Station) -> None:
-    """Form every cell (100 us row pulses of 3.6, 4.0, 4.4 V under a ~50 uA gate)."""
-    form_every_cell(station.board)
+from rramlab.station import open_station
 
 
 @pytest.fixture
 def station():
     """An 8 x 8 simulated bench, every cell formed."""
     with open_station(seed=1, rows=8, cols=8) as st:
-        form(st)
+        form_every_cell(st.board)
         yield st
 
 
@@ -259,7 +254,7 @@ def test_a_different_station_is_refused_unless_forced(station, tmp_path):
     assert meta_of(folder).get("resumes") is None  # nothing was written
 
     with open_station(seed=2, rows=8, cols=8) as other:
-        form(other)
+        form_every_cell(other.board)
         result = resume_run(other, folder, force=True)
     entry = result.meta["resumes"][0]
     assert result.meta["status"] == "completed" and len(result.data) == 32
