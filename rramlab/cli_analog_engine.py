@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from rramlab.cli_station import StationProblem, open_for_command
+
 ENGINES = ("board", "exact")
 
 
@@ -35,12 +37,6 @@ def engine_options(function: Any) -> Any:
         help="board: an array board (a simulated bench sized for the problem, or "
         "--station's); exact: numpy, 3-bit quantisation only.",
     )(function)
-
-
-class StationProblem(click.ClickException):
-    """A station file that cannot be used: a usage error (exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -82,7 +78,10 @@ def analog_engine(
         yield ExactEngine(seed=seed), EngineInfo("exact")
         return
     if station_file is not None:
-        station, info = _open_file(station_file), EngineInfo("board", {"station": station_file})
+        station, info = (
+            open_for_command(station_file),
+            EngineInfo("board", {"station": station_file}),
+        )
     else:
         from rramlab.analog_bench import tile_size
         from rramlab.station import open_station
@@ -95,15 +94,3 @@ def analog_engine(
             raise StationProblem(f"station file {station_file}: it has no array board")
         engine = BoardEngine(station.board, clock=station.clock, **(board_options or {}))
         yield engine, info
-
-
-def _open_file(path: str) -> Any:
-    from rramlab.errors import StationFileError
-    from rramlab.station import open_station
-
-    try:
-        return open_station(path)
-    except StationFileError as error:
-        raise StationProblem(f"station file: {error}") from None
-    except (OSError, ValueError, ImportError) as error:  # ImportError: an optional driver
-        raise click.ClickException(f"cannot open {path}: {error}") from error

@@ -7,7 +7,14 @@ import json
 import math
 from typing import Any
 
+import click
 import numpy as np
+
+
+class Failure(click.ClickException):
+    """The computation or the bench failed (exit code 1): one line, no traceback."""
+
+    exit_code = 1
 
 
 def json_ready(value: Any) -> Any:

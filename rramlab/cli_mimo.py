@@ -19,18 +19,12 @@ import click
 
 from rramlab.cli_analog_engine import analog_engine, engine_options
 from rramlab.cli_analog_inputs import parse_snr
-from rramlab.cli_analog_output import dumps, one_line
+from rramlab.cli_analog_output import Failure, dumps, one_line
 from rramlab.cli_output import add_row, new_console
 
 QAM_ORDERS = ("4", "16", "64", "256")
 SOLVER_OPTIONS = {"matrix_bits": 18, "input_bits": 6}
 WIDE_DRIVE_MAX_N = 8  # real systems up to this size drive 4 rows per bit-level MVM
-
-
-class Failure(click.ClickException):
-    """The sweep failed (exit code 1): one line, no traceback."""
-
-    exit_code = 1
 
 
 @click.command("mimo")

@@ -36,16 +36,11 @@ from rich.text import Text
 
 from rramlab.cli_output import DEFAULT_RUNS, STATUS_STYLE, add_row, figures_table, new_console
 from rramlab.cli_params import params_help
+from rramlab.cli_station import open_for_command
 from rramlab.stop_signals import StopOnSignals, exit_code, signals_deferred
 
 INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT (128 + 2)
 TERMINATED = 143  # ... and by SIGTERM (128 + 15)
-
-
-class StationProblem(click.ClickException):
-    """A station file that cannot be used: a usage error (exit code 2)."""
-
-    exit_code = 2
 
 
 class Refused(click.ClickException):
@@ -216,21 +211,6 @@ def _parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-def _open(station_file: str | None, seed: int | None) -> Any:
-    from rramlab.errors import StationFileError
-    from rramlab.station import open_station
-
-    try:
-        if station_file is not None:
-            return open_station(station_file)
-        return open_station() if seed is None else open_station(seed=seed)
-    except StationFileError as error:
-        raise StationProblem(f"station file: {error}") from None
-    except (OSError, ValueError, ImportError) as error:  # ImportError: an optional driver
-        where = station_file or "the simulated bench"
-        raise click.ClickException(f"cannot open {where}: {error}") from error
-
-
 def _run(
     console: Console,
     spec: Any,
@@ -256,7 +236,7 @@ def _run(
     _attended(
         console,
         spec,
-        lambda: _open(station_file, seed),
+        lambda: open_for_command(station_file, seed),
         check,
         start,
         lambda: _new_run(out, before, spec.name),
@@ -287,7 +267,7 @@ def _resume(
 
     def open_station() -> Any:
         if station_file is not None:
-            return _open(station_file, None)
+            return open_for_command(station_file, None)
         try:
             return open_recorded_station(meta, source=f"{folder}/meta.json (station)")
         except StationFileError as error:

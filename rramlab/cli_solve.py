@@ -23,7 +23,7 @@ import numpy as np
 
 from rramlab.cli_analog_engine import EngineInfo, analog_engine, engine_options
 from rramlab.cli_analog_inputs import check_not_singular, load_system
-from rramlab.cli_analog_output import dumps, one_line
+from rramlab.cli_analog_output import Failure, dumps, one_line
 from rramlab.cli_output import add_row, new_console
 
 DEFAULT_KAPPA = 8.0
@@ -48,12 +48,6 @@ CYCLE_NOTE = (
     "||b - A x|| / ||b||; INV ops: INV operations of the cycle's LP-INV step; MVM "
     "vectors: bit-level vectors HP-MVM drove"
 )
-
-
-class Failure(click.ClickException):
-    """The computation failed (exit code 1): one line, no traceback."""
-
-    exit_code = 1
 
 
 @click.command("solve")
