@@ -44,15 +44,20 @@ def connect(server: InstrumentServer, timeout_s: float = 5.0) -> socket.socket:
     return sock
 
 
-def ask(sock: socket.socket, *lines: str) -> str:
-    """Send ``lines``; the reply line to the last one."""
-    sock.sendall("".join(line + "\n" for line in lines).encode("latin-1"))
+def read_line(sock: socket.socket) -> str:
+    """One reply line, read a byte at a time so nothing after it is consumed."""
     data = b""
     while not data.endswith(b"\n"):
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    return data.decode("latin-1").splitlines()[-1]
+        byte = sock.recv(1)
+        assert byte, "the server closed the connection"
+        data += byte
+    return data.decode("latin-1").rstrip("\r\n")
+
+
+def ask(sock: socket.socket, line: str) -> str:
+    """Send ``line``; its reply line."""
+    sock.sendall((line + "\n").encode("latin-1"))
+    return read_line(sock)
 
 
 def closed_by_peer(sock: socket.socket, timeout_s: float = 3.0) -> bool:
@@ -138,13 +143,11 @@ def test_an_over_long_smu_line_is_dropped_and_reported(servers, name):
 
 def test_an_over_long_board_line_gets_err_101_and_the_board_carries_on(servers):
     with connect(servers["board"]) as sock:
-        sock.sendall(b"READ " + b"1" * 10_000 + b"\n")
-        assert ask(sock, "*IDN?").startswith("RRAMLAB,")  # the long line: ERR 101 before it
-        sock.sendall(b"X" * 5000 + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            reply += sock.recv(4096)
-        assert reply.startswith(b"ERR 101") and b"longer than 4096" in reply
+        for junk in (b"READ " + b"1" * 10_000, b"X" * 5000):
+            sock.sendall(junk + b"\n")
+            reply = read_line(sock)
+            assert reply.startswith("ERR 101") and "longer than 4096" in reply, reply
+            assert ask(sock, "*IDN?").startswith("RRAMLAB,")
 
 
 # ------------------------------------------------------------------------ never executed
