@@ -33,6 +33,7 @@ class BoardCapabilities:
     max_write_verify_pulses: int
     inv_feedback_max_S: float = 0.0  # 0: no INV feedback conductances (key absent)
     inv_copies_max: int = 1  # column lines per INV op-amp output (1: key absent)
+    inv_differential: bool = False  # INV ... DIFF=1 (negated outputs) offered (key absent)
 
     @classmethod
     def parse(cls, text: str) -> BoardCapabilities:
@@ -55,4 +56,12 @@ class BoardCapabilities:
             max_write_verify_pulses=int(data["max_write_verify_pulses"]),
             inv_feedback_max_S=float(data.get("inv_feedback_max_S", 0.0)),
             inv_copies_max=int(data.get("inv_copies_max", 1)),
+            inv_differential=_flag(data.get("inv_differential", False), "inv_differential"),
         )
+
+
+def _flag(value: object, key: str) -> bool:
+    """A JSON boolean (``true``/``false``), nothing else."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value

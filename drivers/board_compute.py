@@ -77,14 +77,20 @@ class ComputeMixin:
         col0: int = 0,
         feedback_S: float = 0.0,
         copies: int = 1,
+        differential: bool = False,
     ) -> InvReading:
         """Run the INV circuit on the n x n block at (row0, col0) with input currents
         ``i_in_A`` (A) and ``feedback_S`` (S) from each op-amp's output to its inverting
         input (the outputs solve ``(G + feedback_S I) V = -I``); returns the settled
         outputs (V). ``copies`` (k, at most the board's ``inv_copies_max``): the block is
         n x k n and op-amp ``j`` drives columns ``col0 + j, col0 + n + j, ...``, so ``G``
-        sums k cells per entry. Raises InstabilityError when the block cannot be
-        inverted, InvSaturatedError when an output hits the clamp."""
+        sums k cells per entry. ``differential`` (boards whose ``CAPS?`` says
+        ``inv_differential``; sends ``DIFF=1``): the block is n x 2 k n, op-amp ``j``'s
+        inverted output ``-V_j`` drives columns ``col0 + k n + c n + j`` (c < k) after
+        the k positive copies, and the outputs solve ``(G+ - G- + feedback_S I) V = -I``
+        with ``G+``, ``G-`` the sums of the positive and negative copies. Raises
+        InstabilityError when the block cannot be inverted, InvSaturatedError when an
+        output hits the clamp."""
         i = np.asarray(i_in_A, dtype=float)
         if i.ndim != 1 or not np.all(np.isfinite(i)):
             raise ValueError("i_in_A must be a one-dimensional array of finite currents")
@@ -101,9 +107,15 @@ class ComputeMixin:
         k, k_max = copies, self.capabilities.inv_copies_max
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= k_max:
             raise LimitError(f"INV copies {copies!r} is outside the board's 1..{k_max}")
-        self._block_bounds(row0, col0, i.size, int(k) * i.size)
+        if not isinstance(differential, (bool, np.bool_)):
+            raise ValueError(f"differential must be a bool, got {differential!r}")
+        if differential and not self.capabilities.inv_differential:
+            raise LimitError("this board has no differential INV (CAPS? inv_differential)")
+        sides = 2 if differential else 1
+        self._block_bounds(row0, col0, i.size, sides * int(k) * i.size)
         command = f"INV {row0} {col0} {i.size}" + (f" FB={feedback:.9g}" if feedback else "")
         command += f" COPIES={int(k)}" if k > 1 else ""
+        command += " DIFF=1" if differential else ""
         try:
             reply = self._ok(command, float32_block(i))
         except BoardError as error:

@@ -1,7 +1,7 @@
 """The crossbar's closed-loop matrix-inversion (INV) operation: input currents (A)
 into a square block's rows, settled op-amp outputs (V) on its columns, with optional
-feedback conductance (S) and parallel column copies. Mixed into
-:class:`rramlab.sim.crossbar.Crossbar`."""
+feedback conductance (S), parallel column copies and differential (negated) columns.
+Mixed into :class:`rramlab.sim.crossbar.Crossbar`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ from rramlab.sim import cell
 from rramlab.sim import crossbar_checks as check
 from rramlab.sim.crossbar_read import DEFAULT_READ_WIDTH_S
 from rramlab.sim.inv_circuit import InvResult, solve_inv, with_feedback
+from rramlab.sim.inv_columns import (
+    check_wiring,
+    column_voltages,
+    differential_columns,
+    parallel_copies,
+)
 from rramlab.sim.nodal import NodalSolver
 from rramlab.sim.selection import Lines, Selection, select
 
@@ -28,6 +34,7 @@ class InvMixin:
         width_s: float = DEFAULT_READ_WIDTH_S,
         feedback_S: float = 0.0,
         copies: int = 1,
+        differential: bool = False,
     ) -> InvResult:
         """Run the closed-loop INV circuit on the square block ``rows`` x ``cols``:
         inject ``i_in_A`` (A, shape (N,) or (N, B)) into the rows and return the settled
@@ -37,7 +44,12 @@ class InvMixin:
         the outputs solve ``(G + feedback_S I) V = -I``. ``copies`` (k >= 1): ``cols``
         holds k n columns and op-amp ``j`` drives columns ``j, n + j, ..., (k-1) n + j``
         (its output switched onto k column lines), so each entry of ``G`` is k cells in
-        parallel, ``G = G_0 + ... + G_{k-1}``.
+        parallel, ``G = G_0 + ... + G_{k-1}``. ``differential``: each output ``V_j`` also
+        drives, through an ideal unity-gain inverter, a second set of k n columns with
+        ``-V_j``; ``cols`` holds 2 k n columns, the k positive copies first, then the
+        negative ones in the same order (op-amp ``j`` on ``k n + c n + j``), and the
+        outputs solve ``(G+ - G- + feedback_S I) V = -I`` (signed matrices from
+        differential pairs, Sun et al. PNAS 2019).
 
         Raises :class:`rramlab.errors.InstabilityError` when the programmed block cannot
         be inverted by the loop; outputs that hit the clamp are flagged ``saturated``.
@@ -45,11 +57,7 @@ class InvMixin:
         """
         sel = select(self.shape, rows, cols)
         n = sel.rows.size
-        if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 1:
-            raise ValueError(f"copies must be a positive integer, got {copies!r}")
-        if sel.cols.size != copies * n:
-            shape = f"{n} x {n}" if copies == 1 else f"{n} x {copies} * {n}"
-            raise ValueError(f"the INV block must be square ({shape}), got {sel.cols.size} cols")
+        check_wiring(n, sel.cols.size, copies, differential)
         i_in = np.asarray(i_in_A, dtype=float)
         if i_in.ndim not in (1, 2) or i_in.shape[0] != n:
             raise ValueError(f"i_in_A must have shape ({n},) or ({n}, B), got {i_in.shape}")
@@ -67,8 +75,10 @@ class InvMixin:
             k_rr, k_rc, row_currents = self._inv_network_wires(g_read, sel)
         else:
             k_rr, k_rc, row_currents = self._inv_network_ideal(g_read, sel)
+        if differential:
+            k_rr, k_rc, row_currents = differential_columns(k_rr, k_rc, row_currents)
         if copies > 1:
-            k_rr, k_rc, row_currents = _parallel_copies(k_rr, k_rc, row_currents, int(copies))
+            k_rr, k_rc, row_currents = parallel_copies(k_rr, k_rc, row_currents, int(copies))
         k_rr, k_rc, row_currents = with_feedback(k_rr, k_rc, row_currents, feedback)
         result = solve_inv(
             k_rr=k_rr,
@@ -80,14 +90,16 @@ class InvMixin:
             clamp_V=p.opamp_clamp_V,
             gbw_Hz=p.opamp_gbw_Hz,
         )
-        self._inv_stress(sel, result, width)
+        self._inv_stress(sel, result, width, int(copies), bool(differential))
         return result
 
-    def _inv_stress(self, sel: Selection, result: InvResult, width_s: float) -> None:
+    def _inv_stress(
+        self, sel: Selection, result: InvResult, width_s: float, copies: int, differential: bool
+    ) -> None:
         """The settled INV voltages bias every cell on the op-amps' rows (unselected
-        columns are at 0 V): record them and add their dose."""
+        columns are at 0 V, negative columns at -V): record them and add their dose."""
         v_out = result.v_out_V.reshape(sel.rows.size, -1)
-        v_out = np.tile(v_out, (sel.cols.size // sel.rows.size, 1))  # parallel copies
+        v_out = column_voltages(v_out, copies, differential)
         v_in = result.v_in_V.reshape(sel.rows.size, -1)
         v_cols = np.zeros((self.n_cols, v_out.shape[1]))
         v_cols[sel.cols] = v_out
@@ -130,15 +142,3 @@ class InvMixin:
             return self._solve(g, rows_v, cols_v).i_row_terminal_A[sel.rows]
 
         return k_rr, k_rc, row_currents
-
-
-def _parallel_copies(k_rr: np.ndarray, k_rc: np.ndarray, row_currents, copies: int):
-    """The INV network seen from n op-amps whose outputs each drive ``copies`` columns
-    (column ``c n + j`` carries output ``j``): the column conductances add up."""
-    n = k_rr.shape[0]
-    k_sum = k_rc.reshape(n, copies, n).sum(axis=1)
-
-    def currents(v_rows: np.ndarray, v_cols: np.ndarray) -> np.ndarray:
-        return row_currents(v_rows, np.tile(v_cols, (copies, 1)))
-
-    return k_rr, k_sum, currents

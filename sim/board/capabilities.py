@@ -17,6 +17,9 @@ INV feedback conductances      0 .. 1 mS per op-amp, output to inverting input (
                                A+ = Ap + nI of [PKU25]); set exactly
 INV parallel copies            each op-amp output switches onto up to 4 column lines
                                (``INV ... COPIES=k``): k cells in parallel per entry
+INV differential columns       each op-amp output also drives, through a unity-gain
+                               inverter, as many columns again with -V (``INV ...
+                               DIFF=1``): signed entries G+ - G- from cell pairs
 word-line gate                 0 .. 3.3 V (1T1R compliance via the transistor's I_sat)
 pulse generator                +-5 V, 50 ns .. 1 s; end-of-pulse current monitor 12 bit
                                over +-1 mA
@@ -36,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"  # 1.1 added INV ... DIFF= and CAPS? inv_differential
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class BoardSpec:
     inv_adc_range_V: float = 0.5
     inv_feedback_max_S: float = 1e-3  # [assume] resistor bank down to 1 kohm per op-amp
     inv_copies_max: int = 4  # [assume] column lines each op-amp output can switch onto
+    inv_differential: bool = True  # [assume] unity-gain inverters on the op-amp outputs
     pulse_monitor_range_A: float = 1e-3
 
     gate_range_V: tuple[float, float] = (0.0, 3.3)
@@ -90,6 +94,7 @@ class BoardSpec:
             "inv_input_range_A": self.inv_input_range_A,
             "inv_feedback_max_S": self.inv_feedback_max_S,
             "inv_copies_max": self.inv_copies_max,
+            "inv_differential": self.inv_differential,
             "max_write_verify_pulses": self.max_write_verify_pulses,
         }
 

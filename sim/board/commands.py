@@ -47,7 +47,7 @@ class CommandSpec:
     named: tuple[str, ...] = ()
 
 
-#: Every keyword of protocol 1.0 and the firmware method that executes it.
+#: Every keyword of protocol 1.1 and the firmware method that executes it.
 COMMANDS: dict[str, CommandSpec] = {
     "*IDN?": CommandSpec("idn"),
     "*RST": CommandSpec("rst"),
@@ -69,7 +69,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "VREAD?": CommandSpec("vread_query"),
     "SAT?": CommandSpec("sat_query"),
     "MVM": CommandSpec("mvm", Block.REQUIRED),
-    "INV": CommandSpec("inv", Block.REQUIRED, named=("FB", "COPIES")),
+    "INV": CommandSpec("inv", Block.REQUIRED, named=("FB", "COPIES", "DIFF")),
     "WV": CommandSpec("wv", Block.REQUIRED),
 }
 

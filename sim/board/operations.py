@@ -188,14 +188,17 @@ def mvm(fw: BoardFirmware, cmd: Command, block: bytes | None) -> list[Reply]:
 
 
 def inv(fw: BoardFirmware, cmd: Command, block: bytes | None) -> list[Reply]:
-    """``INV <r0> <c0> <n> [FB=<S>] [COPIES=<k>]`` + n float32 input currents (the block
-    is n rows x k n columns: op-amp ``j`` drives columns ``c0 + j, c0 + n + j, ...``)."""
+    """``INV <r0> <c0> <n> [FB=<S>] [COPIES=<k>] [DIFF=<0|1>]`` + n float32 input
+    currents (the block is n rows x k n columns, 2 k n with ``DIFF=1``: op-amp ``j``
+    drives columns ``c0 + j, c0 + n + j, ...``, and with ``DIFF=1`` its inverted output
+    drives ``c0 + k n + j, c0 + k n + n + j, ...``)."""
     commands.expect_count(cmd, 3)
     feedback = commands.number(cmd.named.get("FB", "0"), "FB")
     commands.in_range(feedback, 0.0, fw.spec.inv_feedback_max_S, "FB", "S")
     copies = commands.integer(cmd.named.get("COPIES", "1"), "COPIES")
     commands.in_range(copies, 1, fw.spec.inv_copies_max, "COPIES")
-    n_cols = str(copies * commands.integer(cmd.args[2], "n"))
+    differential = _differential(fw, cmd.named.get("DIFF", "0"))
+    n_cols = str((2 if differential else 1) * copies * commands.integer(cmd.args[2], "n"))
     rows, cols = _block_range(fw, cmd.args[0], cmd.args[1], cmd.args[2], n_cols)
     assert block is not None
     i_in = _values(block, F32, rows.stop - rows.start, "INV")
@@ -203,7 +206,7 @@ def inv(fw: BoardFirmware, cmd: Command, block: bytes | None) -> list[Reply]:
         limit = fw.spec.inv_input_range_A
         raise BoardError(102, f"INV input currents must be finite and within +-{limit:g} A")
     try:
-        result, v_out = fw.tile.inv(i_in, rows, cols, feedback, copies)
+        result, v_out = fw.tile.inv(i_in, rows, cols, feedback, copies, differential)
     except (InstabilityError, ConvergenceError) as exc:
         raise BoardError(311, f"INV circuit unstable: {_first_sentence(exc)}") from None
     settled = Reply(f"OK {result.settling_time_s:.9g}")
@@ -213,6 +216,15 @@ def inv(fw: BoardFirmware, cmd: Command, block: bytes | None) -> list[Reply]:
         head = f"ERR 310 {n_clamped} op-amp output(s) at the +-{clamp:g} V clamp"
         return [Reply(head, _f32(v_out)), settled]
     return [Reply("OK", _f32(v_out)), settled]
+
+
+def _differential(fw: BoardFirmware, token: str) -> bool:
+    """``DIFF=0`` or ``DIFF=1``: 101 if not an integer, 102 if another one (as for
+    ``COPIES=``), or 1 on a board without the output inverters."""
+    value = commands.in_range(commands.integer(token, "DIFF"), 0, 1, "DIFF")
+    if value and not fw.spec.inv_differential:
+        raise BoardError(102, "DIFF=1: this board has no differential INV outputs")
+    return bool(value)
 
 
 def _first_sentence(exc: Exception) -> str:

@@ -160,11 +160,13 @@ class Tile:
         cols: slice,
         feedback_S: float = 0.0,
         copies: int = 1,
+        differential: bool = False,
     ) -> tuple[InvResult, np.ndarray]:
         """Run the INV loop with input currents from the current DACs (and
         ``feedback_S`` siemens from each op-amp's output to its input; each output on
-        ``copies`` columns, ``cols`` spanning them all); returns the
-        circuit's result and the outputs (V) as the output ADCs convert them. Raises
+        ``copies`` columns, and when ``differential`` its inverse on as many more,
+        ``cols`` spanning them all); returns the circuit's result and the outputs (V)
+        as the output ADCs convert them. Raises
         :class:`rramlab.errors.InstabilityError` (after the watchdog's time)."""
         i_in, _ = self.inv_dac.quantize(i_in_A)
         self.sleep(self.spec.inv_setup_s)
@@ -176,6 +178,7 @@ class Tile:
                 width_s=self.spec.adc_conversion_s,
                 feedback_S=feedback_S,
                 copies=copies,
+                differential=differential,
             )
         except Exception:
             self.sleep(INV_WATCHDOG_S)

@@ -2,16 +2,18 @@
 operation round-trips and returns what the crossbar physically holds."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
 
-from rramlab.drivers.array_board import ArrayBoard, InvSaturatedError
+from rramlab.drivers.array_board import ArrayBoard, BoardCapabilities, InvSaturatedError
 from rramlab.drivers.board_link import BoardError, BoardLink, crc_hex
 from rramlab.errors import InstabilityError, InstrumentError, LimitError
 from rramlab.limits import SafetyLimits
 from rramlab.sim.bench import SimulatedBench
-from rramlab.sim.cell import cell_current
+from rramlab.sim.board.capabilities import BoardSpec
+from rramlab.sim.cell import cell_current, iv_slope
 from rramlab.sim.params import CrossbarParams
 from rramlab.sim.visa_backend import register_bench, unregister_bench
 
@@ -99,6 +101,100 @@ def test_inv_reports_instability_and_saturation(rig):
     board.read(0, 0)  # the link is still in step
 
 
+def spy_writes(board) -> list[bytes]:
+    """Everything the driver writes to the board's port from now on."""
+    written = []
+    write = board.link.port.write
+    board.link.port.write = lambda data: written.append(data) or write(data)
+    return written
+
+
+def test_differential_inv_solves_the_signed_block_and_sends_diff_only_when_asked(rig):
+    bench, board = rig
+    assert board.capabilities.inv_differential
+    signed = 1e-6 * np.array([[24.0, -6.0, 4.0], [5.0, 22.0, -7.0], [-4.0, 6.0, 26.0]])
+    g_pos, g_neg = 0.5e-6 + np.maximum(signed, 0), 0.5e-6 + np.maximum(-signed, 0)
+    bench.array.cells.g_S[:3, 2:8] = np.hstack([g_pos, g_neg])  # G+ on 2..4, G- on 5..7
+    i_in = 48.828125e-9 * np.array([20.0, -16.0, 10.0])  # on the input DACs' grid
+    written = spy_writes(board)
+    result = board.inv(i_in, col0=2, differential=True)
+    assert written[0].startswith(b"INV 0 2 3 DIFF=1 BLOCK 12 ")
+    s0 = float(iv_slope(0.0, bench.array.params))  # small-signal / read conductance
+    expected = np.linalg.solve(s0 * signed, -i_in)
+    lsb = 2 * 0.5 / 2**board.capabilities.adc_bits  # the INV output ADCs' step
+    assert np.all(np.abs(result.v_out_V - expected) <= lsb + 0.01 * np.abs(expected))
+    written.clear()
+    board.inv(i_in, col0=2)  # the 3 x 3 block of G+ alone
+    assert written[0].startswith(b"INV 0 2 3 BLOCK 12 ")
+    written.clear()
+    board.inv(i_in, col0=2, differential=False, feedback_S=1e-5)
+    assert b"DIFF" not in written[0]
+
+
+@pytest.fixture
+def board_1_0(monkeypatch):
+    """A driver on a simulated board that speaks protocol 1.0: PROTO? says 1.0 and
+    CAPS? has no inv_differential key."""
+
+    class Spec10(BoardSpec):
+        def caps(self, tiles, inv_clamp_V):
+            caps = super().caps(tiles, inv_clamp_V)
+            del caps["inv_differential"]
+            return caps
+
+    monkeypatch.setattr("rramlab.sim.board.firmware.PROTOCOL_VERSION", "1.0")
+    bench = SimulatedBench(
+        seed=4, smu_models=(), rows=8, cols=8, params=CrossbarParams.ideal(), board_spec=Spec10()
+    )
+    name = f"board-driver-{next(_names)}"
+    register_bench(name, bench)
+    board = ArrayBoard(f"rramsim://bench={name}", limits=LIMITS)
+    yield bench, board
+    board.close()
+    unregister_bench(name)
+
+
+def test_a_1_0_board_is_accepted_and_never_sent_diff(board_1_0):
+    bench, board = board_1_0
+    assert board.capabilities.inv_differential is False  # the key is missing
+    written = spy_writes(board)
+    with pytest.raises(LimitError, match="inv_differential"):
+        board.inv(np.full(2, 1e-6), differential=True)
+    assert written == []
+    g = np.full((2, 2), 2e-6)
+    np.fill_diagonal(g, 30e-6)
+    bench.array.cells.g_S[:2, :2] = g
+    assert board.inv(np.full(2, 1e-6)).v_out_V.shape == (2,)  # the rest works as before
+    assert written[0].startswith(b"INV 0 0 2 BLOCK")
+
+
+def test_a_board_of_another_major_version_is_refused(monkeypatch):
+    monkeypatch.setattr("rramlab.sim.board.firmware.PROTOCOL_VERSION", "2.0")
+    bench = SimulatedBench(seed=4, smu_models=(), rows=4, cols=4)
+    register_bench("major-2", bench)
+    try:
+        with pytest.raises(InstrumentError, match="protocol"):
+            ArrayBoard("rramsim://bench=major-2", limits=LIMITS)
+    finally:
+        unregister_bench("major-2")
+
+
+def test_caps_inv_differential_is_a_json_boolean():
+    base = {
+        "tiles": [{"id": 0, "rows": 4, "cols": 4, "access": "1T1R"}],
+        **dict.fromkeys(("dac_bits", "adc_bits", "max_write_verify_pulses"), 12),
+        **dict.fromkeys(("dac_range_V", "adc_range_A", "pulse_amplitude_V"), 1.0),
+        **dict.fromkeys(("read_voltage_V", "inv_clamp_V", "inv_input_range_A"), 1.0),
+        "gate_range_V": [0, 3],
+        "pulse_width_s": [1e-8, 1],
+    }
+    assert BoardCapabilities.parse(json.dumps(base)).inv_differential is False
+    on = BoardCapabilities.parse(json.dumps({**base, "inv_differential": True}))
+    assert on.inv_differential is True
+    with pytest.raises(ValueError, match="inv_differential"):
+        BoardCapabilities.parse(json.dumps({**base, "inv_differential": "false"}))
+
+
 def test_write_verify_reaches_targets_on_healthy_cells(rig):
     bench, board = rig
     rng = np.random.default_rng(0)
@@ -137,6 +233,9 @@ def test_route_connects_the_smu_probes():
         (lambda b: b.mvm(np.full(20, 0.1)), "does not fit"),
         (lambda b: b.set_gate(5.0), "outside the board's 0..3.3"),
         (lambda b: b.write_verify(np.ones((16, 16)), max_pulses=5000), "max_pulses"),
+        (lambda b: b.inv(np.full(4, 1e-6), col0=9, differential=True), "4x8 block at"),
+        (lambda b: b.inv(np.full(4, 1e-6), col0=1, copies=2, differential=True), "4x16"),
+        (lambda b: b.inv(np.full(4, 1e-6), differential="yes"), "differential must be"),
     ],
 )
 def test_bad_values_are_refused_before_anything_is_sent(rig, call, message):

@@ -92,6 +92,7 @@ CORPUS: list[bytes] = [
     with_block("MVM 1 1 2 3", f32(0.05, 0.1)),
     with_block("INV 0 0 2", f32(1e-6, -2e-6)),
     with_block("INV 0 0 2 FB=1e-5", f32(1e-6, 2e-6)),
+    with_block("INV 0 0 2 DIFF=1", f32(1e-6, -2e-6)),
     with_block("WV 0.05 5", f32(*([np.nan] * 14 + [10e-6, 20e-6]))),
 ]
 

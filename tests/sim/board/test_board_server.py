@@ -66,7 +66,7 @@ def test_a_client_that_disconnects_mid_block_harms_no_one(server, connect):
     text, out = other.floats("MVM 0 0 4 4", block)
     assert text == "OK" and out.size == 4
     late = connect()  # the server still accepts
-    assert late.ok("PROTO?") == "1.0"
+    assert late.ok("PROTO?") == "1.1"
     deadline = time.monotonic() + 5
     while server.connection_count > 2 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -80,7 +80,7 @@ def test_a_block_that_stops_arriving_times_out_with_200(server, connect):
     t0 = time.monotonic()
     assert board.line().startswith("ERR 200")
     assert 0.25 < time.monotonic() - t0 < 4
-    assert board.ok("PROTO?") == "1.0"  # the rest of the link is in step
+    assert board.ok("PROTO?") == "1.1"  # the rest of the link is in step
 
 
 def test_interleaved_clients_each_get_their_own_replies(server, connect):
@@ -101,7 +101,7 @@ def test_garbage_gets_error_replies_and_the_server_lives_on(server, connect):
     board.port.write(garbage + b"\x00BLOCK\n")
     assert board.line().startswith("ERR 101")
     assert board.line().startswith("ERR 1")
-    assert board.ok("PROTO?") == "1.0"
+    assert board.ok("PROTO?") == "1.1"
 
 
 def test_the_server_refuses_a_remote_host_unless_allowed(bench16):

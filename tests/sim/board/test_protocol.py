@@ -11,6 +11,7 @@ from rramlab.sim.bench import SimulatedBench
 from rramlab.sim.board.capabilities import BoardSpec
 from rramlab.sim.board.converters import Converter
 from rramlab.sim.board.framing import crc32_hex as crc
+from rramlab.sim.params import CrossbarParams
 
 SPEC = BoardSpec()
 
@@ -50,7 +51,7 @@ def test_url_with_a_spec_opens_the_shared_bench_and_identifies(fake_smus, client
     client = client_class(port)
     maker, model, serial_number, version = client.query("*IDN?")[0].split(",")
     assert (maker, model, serial_number, version) == ("RRAMLAB", "RRAMSIM-AB1", "SIM3", "1.0.0")
-    assert client.ok("PROTO?") == "1.0"
+    assert client.ok("PROTO?") == "1.1"
     caps = json.loads(client.ok("CAPS?"))
     assert CAPS_KEYS <= set(caps)
     assert caps["tiles"] == [{"id": 0, "rows": 12, "cols": 10, "access": "1T1R"}]
@@ -175,7 +176,103 @@ def test_inv_on_an_unstable_block_is_311(board, bench16):
     _program_block(board, 0.5e-6, 35e-6, 2)  # off-diagonal dominant: unstable loop
     text, block = board.query("INV 0 0 2", f32([1e-6, 1e-6]))
     assert text.startswith("ERR 311") and block is None
-    assert board.ok("PROTO?") == "1.0"
+    assert board.ok("PROTO?") == "1.1"
+
+
+SIGNED = 1e-6 * np.array([[24.0, -6.0, 4.0], [5.0, 22.0, -7.0], [-4.0, 6.0, 26.0]])
+INV_LSB = Converter(SPEC.adc_bits, SPEC.inv_adc_range_V).lsb
+INV_DAC = Converter(SPEC.dac_bits, SPEC.inv_input_range_A)  # 49 nA steps
+
+
+@pytest.fixture
+def pairs_bench():
+    """A 16 x 16 bench whose block rows 0..2 x columns 4..9 holds SIGNED as differential
+    pairs: G+ on columns 4..6, G- on columns 7..9, both at least 0.5 uS."""
+    params = CrossbarParams.ideal(read_noise_rel=0.002)
+    bench = SimulatedBench(seed=11, smu_models=(), rows=16, cols=16, params=params)
+    bench.array.cells.formed[...] = True
+    bench.array.cells.g_S[...] = 0.5e-6
+    g_pos, g_neg = 0.5e-6 + np.maximum(SIGNED, 0), 0.5e-6 + np.maximum(-SIGNED, 0)
+    bench.array.cells.g_S[:3, 4:10] = np.hstack([g_pos, g_neg])
+    return bench
+
+
+def test_inv_diff_solves_the_signed_block(open_board, pairs_bench):
+    board = open_board(pairs_bench)
+    i_in = np.array([1e-6, -0.8e-6, 0.5e-6])
+    text, v = board.floats("INV 0 4 3 DIFF=1", f32(i_in))
+    assert text == "OK" and v.size == 3
+    settling = float(board.line().removeprefix("OK "))
+    assert 10e-9 < settling < 10e-6
+    g = pairs_bench.array.conductance_S
+    signed = g[:3, 4:7] - g[:3, 7:10]  # what the cells hold
+    # At ~50 mV the cells conduct iv_slope(0) (~97.4 %) of their read conductance.
+    s0 = float(cell.iv_slope(0.0, pairs_bench.array.params))
+    i_dac = INV_DAC.quantize(i_in.astype(np.float32))[0]  # what the current DACs give
+    expected = np.linalg.solve(s0 * signed, -i_dac)
+    assert np.all(np.abs(v - expected) <= INV_LSB + 0.01 * np.abs(expected))
+    # Without DIFF the same rows and columns 4..6 alone are G+: another answer.
+    _, plain = board.floats("INV 0 4 3 DIFF=0", f32(i_in))
+    board.line()
+    assert np.linalg.norm(plain - expected) > 0.2 * np.linalg.norm(expected)
+
+
+def test_inv_diff_combines_with_copies_and_feedback(open_board, pairs_bench):
+    g = pairs_bench.array.cells.g_S
+    g[:3, 4:16] = 0.5e-6
+    g_pos, g_neg = 0.5e-6 + np.maximum(SIGNED, 0), 0.5e-6 + np.maximum(-SIGNED, 0)
+    g[:3, 4:16] = np.hstack([g_pos, g_pos, g_neg, g_neg])  # [P0 | P1 | N0 | N1]
+    board = open_board(pairs_bench)
+    i_in = np.array([1e-6, -0.8e-6, 0.5e-6])
+    _, v = board.floats("INV 0 4 3 FB=1e-5 COPIES=2 DIFF=1", f32(i_in))
+    board.line()
+    s0 = float(cell.iv_slope(0.0, pairs_bench.array.params))
+    signed = 2 * SIGNED
+    i_dac = INV_DAC.quantize(i_in.astype(np.float32))[0]
+    expected = np.linalg.solve(s0 * signed + 1e-5 * np.eye(3), -i_dac)  # FB is linear
+    assert np.all(np.abs(v - expected) <= INV_LSB + 0.01 * np.abs(expected))
+
+
+def test_inv_diff_refusals(open_board, pairs_bench):
+    pairs_bench.array.cells.g_S[[0, 1, 2], [11, 12, 13]] = 20e-6  # a stable 3 x 3 there
+    board = open_board(pairs_bench)
+    before = pairs_bench.array.conductance_S
+    t0 = pairs_bench.clock.now()
+    block = f32([1e-6, 1e-6, 1e-6])
+    assert board.query("INV 0 4 3 DIFF=2", block)[0].startswith("ERR 102")
+    assert board.query("INV 0 4 3 DIFF=-1", block)[0].startswith("ERR 102")
+    assert board.query("INV 0 4 3 DIFF=x", block)[0].startswith("ERR 101")  # as COPIES=x
+    assert board.query("INV 0 4 3 DIFF=", block)[0].startswith("ERR 101")
+    # 3 x 6 columns from column 11 pass the 16-column tile's edge; 3 x 3 do not.
+    text = board.query("INV 0 11 3 DIFF=1", block)[0]
+    assert text.startswith("ERR 102") and "columns 11..16 are outside the tile's 0..15" in text
+    text = board.query("INV 0 0 3 COPIES=3 DIFF=1", block)[0]
+    assert text.startswith("ERR 102") and "columns 0..17" in text
+    assert np.array_equal(pairs_bench.array.conductance_S, before)
+    assert board.ok("PROTO?") == "1.1"
+    assert pairs_bench.clock.now() - t0 < 1e-3  # no INV ran (only command time)
+    # Without DIFF the 3 x 3 block at column 11 fits.
+    text, v = board.floats("INV 0 11 3", block)
+    assert text == "OK" and v.size == 3
+    assert board.line().startswith("OK ")
+
+
+def test_caps_report_the_differential_inv(open_board, bench16):
+    caps = json.loads(open_board(bench16).ok("CAPS?"))
+    assert caps["inv_differential"] is True
+    assert caps["inv_copies_max"] == SPEC.inv_copies_max
+
+
+def test_a_board_without_inverters_says_so_and_refuses_diff(open_board):
+    spec = BoardSpec(inv_differential=False)
+    bench = SimulatedBench(seed=2, smu_models=(), rows=8, cols=8, board_spec=spec)
+    board = open_board(bench)
+    assert json.loads(board.ok("CAPS?"))["inv_differential"] is False
+    text = board.query("INV 0 0 2 DIFF=1", f32([0.0, 0.0]))[0]
+    assert text.startswith("ERR 102") and "no differential INV" in text
+    text, _ = board.query("INV 0 0 2 DIFF=0", f32([0.0, 0.0]))
+    assert not text.startswith("ERR 1")
+    board.line()
 
 
 def test_pulse_on_the_selected_cell_sets_to_the_gate_compliance(board, bench16):
@@ -316,4 +413,4 @@ def test_importing_rramlab_lets_pyserial_open_rramsim_urls(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "before: invalid URL, protocol 'rramsim' not known" in proc.stdout
-    assert "after: OK 1.0" in proc.stdout
+    assert "after: OK 1.1" in proc.stdout
