@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 
+from rramlab.analog_bench import tile_size
 from rramlab.drivers.array_board import ArrayBoard
 from rramlab.errors import RramlabError
 from rramlab.protocols.analog.board_engine import BoardEngine
@@ -60,8 +61,9 @@ def scaled_params(scale: float) -> CrossbarParams:
 
 def run(seed: int, params: CrossbarParams, spec: BoardSpec) -> list[float] | str:
     """Precision per cycle of one HP-INV solve, or the name of the error it raised."""
+    rows, cols = tile_size(N)
     bench = SimulatedBench(
-        seed=seed, smu_models=(), rows=8, cols=48, params=params, board_spec=spec
+        seed=seed, smu_models=(), rows=rows, cols=cols, params=params, board_spec=spec
     )
     name = f"precision-table-{next(_names)}"
     register_bench(name, bench)

@@ -43,10 +43,8 @@ class _Recorder(ExactEngine):
         self.arrays.append(array)
         return array
 
-    def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
-    ) -> InvArray:
-        array = super().program_inv(digits, diagonal=diagonal, bias=bias, copies=copies)
+    def program_inv(self, digits: np.ndarray, **options: Any) -> InvArray:
+        array = super().program_inv(digits, **options)
         self.arrays.append(array)
         return array
 
@@ -68,7 +66,7 @@ def tile_size(n: int, tile: int | None = None, **solver_options: Any) -> tuple[i
     widest_mvm = max(
         (a.shape[0] * a.shape[1] for a in arrays if isinstance(a, MvmArray)), default=0
     )
-    widest_inv = max((a.n * a.copies for a in arrays if isinstance(a, InvArray)), default=0)
+    widest_inv = max((a.width for a in arrays if isinstance(a, InvArray)), default=0)
     cols = _round_up((1 + SPARE_COLS) * (widest_mvm + widest_inv))
     used = _rows_used(arrays, cols)
     rows = _round_up(used + max(MIN_SPARE_ROWS, SPARE_ROWS * used))
@@ -84,7 +82,7 @@ def _rows_used(arrays: list[Any], cols: int) -> int:
     bottom = 0
     for array in sorted(arrays, key=lambda a: not isinstance(a, InvArray)):
         if isinstance(array, InvArray):
-            region = layout.find(array.n, array.n * array.copies, contiguous=True)
+            region = layout.find(array.n, array.width, contiguous=True)
         else:
             n_stack, n_out, n_in = array.shape
             region = layout.find(n_in, n_stack * n_out, contiguous=False)

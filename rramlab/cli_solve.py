@@ -31,7 +31,6 @@ DEFAULT_KAPPA = 8.0
 # cells' residual errors (each up to the engine's off_levels); on 64 x 64 (40 704
 # cells, minutes of relaxation before use) that fails integer recovery, on 16 x 16
 # it does not (docs/analog.md, "BlockAMC, 64 x 64").
-PAIRED_DRIVE_MAX_N = 16
 OPS_SHOWN = (  # EngineStats field, what it counts
     ("inv_runs", "INV operations (one input vector each)"),
     ("mvm_drives", "MVM drives (one input vector each)"),
@@ -97,6 +96,24 @@ CYCLE_NOTE = (
     help="BlockAMC: approximate the Schur complement by M4, or compute it digitally.",
 )
 @click.option(
+    "--scaling",
+    type=click.Choice(["balance", "none"]),
+    default="balance",
+    show_default=True,
+    help="A single INV block maps D A D, D a diagonal chosen so the 3-bit levels fit A "
+    "best (exact digital work on its input and output; kept only when it inverts "
+    "better), or A itself.",
+)
+@click.option(
+    "--inv-signs",
+    type=click.Choice(["auto", "pairs", "bias"]),
+    default="auto",
+    show_default=True,
+    help="How INV blocks hold signed entries: differential cell pairs (a second column "
+    "set on inverted outputs), a bias column removed by Sherman-Morrison, or auto: pairs "
+    "when the engine has them and a stable pair mapping exists.",
+)
+@click.option(
     "--cycles",
     type=click.IntRange(1, 100),
     default=10,
@@ -114,8 +131,9 @@ CYCLE_NOTE = (
 @click.option(
     "--rows-per-mvm",
     type=click.IntRange(1, 8),
-    help="Rows driven together per bit-level MVM on the board. Default: 2 up to N = "
-    f"{PAIRED_DRIVE_MAX_N}, 1 above (larger arrays relax longer before use).",
+    help="Rows driven together per bit-level MVM on the board. Default: the board "
+    "engine's choice, 2 unless the tile took over 1 s of bench time to write-verify "
+    "(64 x 64 and up), then 1: its cells relax longer before use.",
 )
 @engine_options
 def solve(
@@ -126,6 +144,8 @@ def solve(
     seed: int,
     tile: int | None,
     schur: str,
+    scaling: str,
+    inv_signs: str,
     cycles: int,
     tol_bits: float,
     engine: str,
@@ -153,27 +173,28 @@ def solve(
     kappa_a = check_not_singular(a, matrix_file or "the random matrix")
     tol = tol_bits if tol_bits > 0 else None
     log = new_console(stderr=True)
-    if rows_per_mvm is None:
-        rows_per_mvm = 2 if a.shape[0] <= PAIRED_DRIVE_MAX_N else 1
     settings = {"engine": engine, "seed": seed, "schur": schur, "max_cycles": cycles}
+    settings |= {"scaling": scaling, "inv_signs": inv_signs}
+    pairs = {"auto": None, "pairs": True, "bias": False}[inv_signs]
+    mapping = {"schur": schur, "scaling": scaling, "inv_differential": pairs}
     out: dict[str, Any] = {"n": a.shape[0], "kappa": kappa_a, "source": source, **settings}
     out["tol_bits"] = tol
     if engine == "board":
-        out["board"] = {"rows_per_mvm": rows_per_mvm}
+        out["board"] = {"rows_per_mvm": rows_per_mvm}  # filled in with the engine's choice
     try:
         if engine == "board":
-            _check_on_exact_engine(a, tile, schur)
+            _check_on_exact_engine(a, tile, mapping)
         with analog_engine(
             engine,
             station_file=station_file,
             seed=seed,
             n=a.shape[0],
             tile=tile,
-            solver_options={"schur": schur},
-            board_options={"rows_per_mvm": rows_per_mvm},
+            solver_options=mapping,
+            board_options={"rows_per_mvm": rows_per_mvm} if rows_per_mvm else {},
         ) as (analog, info):
             out["bench"] = info.bench
-            result = _solve(analog, info, a, b, tile, schur, cycles, tol, out, log)
+            result = _solve(analog, info, a, b, tile, mapping, cycles, tol, out, log)
     except Failure as failure:
         _report_failure(failure, out, as_json)
         raise
@@ -213,7 +234,7 @@ def _system(
     return a, b, {"matrix": matrix_file, "vector": vector_file}
 
 
-def _check_on_exact_engine(a: np.ndarray, tile: int | None, schur: str) -> None:
+def _check_on_exact_engine(a: np.ndarray, tile: int | None, mapping: dict[str, Any]) -> None:
     """Map ``A`` on the exact engine: its convergence check (rho(I - A A0^-1) < 1 for the
     3-bit A0) refuses a hopeless matrix before the board is opened."""
     from rramlab.errors import RramlabError
@@ -221,7 +242,7 @@ def _check_on_exact_engine(a: np.ndarray, tile: int | None, schur: str) -> None:
     from rramlab.protocols.analog.hp_inv import HpInvSolver
 
     try:
-        HpInvSolver(ExactEngine(), a, tile=tile, schur=schur)
+        HpInvSolver(ExactEngine(), a, tile=tile, **mapping)
     except (RramlabError, ValueError) as error:
         raise Failure(f"{one_line(error)} (checked before programming the board)") from None
 
@@ -232,7 +253,7 @@ def _solve(
     a: np.ndarray,
     b: np.ndarray,
     tile: int | None,
-    schur: str,
+    mapping: dict[str, Any],
     cycles: int,
     tol: float | None,
     out: dict[str, Any],
@@ -246,8 +267,10 @@ def _solve(
     log.print(f"Programming A ({n} x {n}) on {info.describe()}...", soft_wrap=True)
     t0 = time.perf_counter()
     try:
-        solver = HpInvSolver(engine, a, tile=tile, schur=schur)
+        solver = HpInvSolver(engine, a, tile=tile, **mapping)
         out.update(_structure(solver))
+        if "board" in out:
+            out["board"]["rows_per_mvm"] = int(engine.rows_per_mvm(solver.hp.array))
         t1 = time.perf_counter()
         log.print(f"Programmed in {t1 - t0:.1f} s; refining (at most {cycles} cycles)...")
         result = solver.solve(b, max_cycles=cycles, tol_bits=tol)
@@ -296,6 +319,8 @@ def _structure(solver: Any) -> dict[str, Any]:
         "inv_ops_per_lp_inv": int(lp.inv_ops),
         "mvm_ops_per_lp_inv": int(lp.mvm_ops),
         "rho_estimate": float(solver.rho_estimate),
+        "inv_signs_used": "pairs" if leaf.array.differential else "bias",
+        "scaled": bool(np.any(leaf.scale != 1.0)),
     }
 
 
@@ -327,8 +352,11 @@ def _print(out: dict[str, Any], info: EngineInfo, result: Any) -> None:
         else f"BlockAMC, {out['stages']} stage(s) on {out['tile']} x {out['tile']} INV blocks "
         f"({out['inv_ops_per_lp_inv']} INV, {out['mvm_ops_per_lp_inv']} MVM per LP-INV)"
     )
+    signs = "differential cell pairs" if out["inv_signs_used"] == "pairs" else "a bias column"
+    scaled = ", A scaled to D A D" if out["scaled"] else ""
     console.print(
-        f"HP-INV: A {n} x {n}, condition number {out['kappa']:.3g}, {blocks}, on {info.describe()}",
+        f"HP-INV: A {n} x {n}, condition number {out['kappa']:.3g}, {blocks} (signs on "
+        f"{signs}{scaled}), on {info.describe()}",
         soft_wrap=True,
     )
     console.print(_cycle_table(out, "Precision per cycle"))

@@ -13,6 +13,7 @@ from rramlab.protocols.analog.board_engine import BoardEngine
 from rramlab.protocols.analog.engine import AnalogEngine, EngineStats
 from rramlab.protocols.analog.errors import (
     AllocationError,
+    CalibrationError,
     IntegerRecoveryError,
     MvmSaturatedError,
     NotConvergentError,
@@ -29,6 +30,7 @@ __all__ = [
     "AnalogEngine",
     "BoardEngine",
     "BoardEngineConfig",
+    "CalibrationError",
     "EngineStats",
     "ExactEngine",
     "HighPrecisionMatrix",

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rramlab.protocols.analog.errors import CalibrationError
+
 
 @dataclass(frozen=True)
 class ColumnCalibration:
@@ -60,6 +62,13 @@ def fit_columns(
         rest = currents[:, c] - shared * products[:, c]
         design = np.stack([sums, np.ones_like(sums)], axis=1)
         zero[c], offset[c] = np.linalg.lstsq(design, rest, rcond=None)[0]
+    dead = np.flatnonzero(~(gain > 0))
+    if dead.size:
+        raise CalibrationError(
+            f"{dead.size} of {n_cols} MVM column(s) (region columns {dead[:8].tolist()}) "
+            "fitted no positive gain: their currents do not follow the programmed levels "
+            "(column ADC too coarse for the drive, or a broken column)"
+        )
     model = gain * products + zero * sums[:, None] + offset
     rms = np.sqrt(np.mean((currents - model) ** 2, axis=0)) / gain
     return ColumnCalibration(v_drive_V, gain, zero, offset, rms)

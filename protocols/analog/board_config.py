@@ -24,8 +24,11 @@ class BoardEngineConfig:
     v_read_V: float = 0.2  # verify and read-back voltage
     readback_repeats: int = 8  # reads averaged by a read-back
     off_levels: float = 0.25  # a cell this far from its level is corrected digitally
-    rows_per_mvm: int = 2  # rows driven at once by a bit-level MVM: the cells' errors
-    # add up over the driven rows, and 2 keeps the sum well inside +-0.5 level
+    rows_per_mvm: int | None = None  # rows driven at once by a bit-level MVM (the
+    # cells' errors add up over the driven rows); None: 2, which keeps the sum well
+    # inside +-0.5 level, unless the array's tile took longer than the next setting to
+    # write-verify, then 1 (Placement.rows_per_drive)
+    paired_drive_max_verify_s: float = 1.0  # bench seconds (4 x 4: 0.03, 16 x 16: 0.2)
     repeats: int = 2  # drives averaged per bit-level MVM
     v_mvm_max_V: float = 0.4  # bit-level drive ceiling ([PKU25] computes below 0.4 V)
     v_analog_max_V: float = 0.1  # real-valued drive ceiling (I-V linear to ~0.7%)

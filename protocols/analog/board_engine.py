@@ -17,7 +17,8 @@ Every byte goes through :class:`~rramlab.drivers.array_board.ArrayBoard`:
   few cells that sit off their level; a **real-valued MVM** drives at most
   ``v_analog_max_V``, where the cells' I-V is nearly linear;
 - **LP-INV** is auto-ranged, corrected for the cells' small-signal conductance and
-  for the bias column by Sherman-Morrison (board_inv); an unstable block raises
+  for the bias column by Sherman-Morrison (board_inv; a differential block, whose
+  second column set the inverted outputs drive, needs no bias); an unstable block raises
   :class:`~rramlab.errors.InstabilityError`;
 - cells **relax** after programming (their spread grows with log time: on the
   simulated chip about 0.05 level within 0.1 s, 0.14 after 2 s), so once
@@ -78,6 +79,7 @@ class BoardEngine:
         self.max_inv_size = max(min(known[t].rows, known[t].cols) for t in ids)
         self.supports_feedback = board.capabilities.inv_feedback_max_S > 0
         self.max_inv_copies = board.capabilities.inv_copies_max
+        self.supports_differential = bool(getattr(board.capabilities, "inv_differential", False))
         self.rng = np.random.default_rng(self.config.seed)
         self._pending: list[Array] = []
         self._arrays: list[Array] = []
@@ -90,9 +92,22 @@ class BoardEngine:
         return array
 
     def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
+        self,
+        digits: np.ndarray,
+        *,
+        diagonal: float = 0.0,
+        bias: float = 0.0,
+        copies: int = 1,
+        differential: bool = False,
     ) -> InvArray:
-        d = check_inv_digits(digits, copies, self.max_inv_copies)
+        d = check_inv_digits(
+            digits,
+            copies,
+            self.max_inv_copies,
+            differential=differential,
+            supports_differential=self.supports_differential,
+            bias=bias,
+        )
         if d.shape[0] > self.max_inv_size:
             raise ValueError(
                 f"INV blocks must be square and at most {self.max_inv_size} x "
@@ -104,12 +119,16 @@ class BoardEngine:
                 f"a diagonal of {diagonal:g} levels needs {feedback:.3g} S of INV feedback; "
                 f"the board allows 0..{limit:g} S"
             )
-        array = InvArray(d, float(diagonal), float(bias), copies=int(copies))
+        array = InvArray(
+            d, float(diagonal), float(bias), copies=int(copies), differential=bool(differential)
+        )
         self._pending.append(array)
         return array
 
     def rows_per_mvm(self, array: MvmArray) -> int:
-        return self.config.rows_per_mvm
+        """Rows a bit-level MVM drives at once (see ``Placement.rows_per_drive``)."""
+        self.prepare()
+        return self.place.rows_per_drive(array)
 
     # ------------------------------------------------------------------ physical work
     def prepare(self) -> None:
@@ -256,7 +275,7 @@ class BoardEngine:
         (MVM, (S, n_out, n_in)) or the operator ``K`` (INV, level units)."""
         self.prepare()
         if isinstance(array, InvArray):
-            m_total = array.bias + array.copies * self.config.zero_level
+            m_total = board_inv.bias_total(self.place, array)
             return board_inv.board_operator(self.place, array) - m_total * np.ones(
                 (array.n, array.n)
             )

@@ -4,7 +4,9 @@ The block holds ``K_board = D + k z0 J + f I`` in level units (``z0``: level 0's
 conductance, ``f``: the feedback conductance, ``k``: cells in parallel per entry, whose
 levels add up in ``D``) and the circuit settles at ``V = -K_board^-1 I / step``. The
 engine wants ``K = D + f I - m J``, so it removes ``(m + k z0) J`` by Sherman-Morrison
-with the block's measured response to all ones.
+with the block's measured response to all ones. A differential block holds
+``K_board = (D+ + k z0 J) - (D- + k z0 J) + f I = D + f I`` (the second set of cells on
+the inverted outputs): nothing to remove, and no all-ones response to measure.
 
 ``step`` here is the level step *as the INV circuit sees it*: the loop holds its cells
 near 0 V, where their sinh I-V conducts a few percent less than at the verify voltage
@@ -42,8 +44,18 @@ def board_operator(place: Placement, array: InvArray) -> np.ndarray:
     """``K_board`` as read back (level units)."""
     region = array.state["parts"][0][0]
     n, k = array.n, array.copies
-    cells = place.levels_read(region).reshape(n, k, n).sum(axis=1)  # parallel copies add
-    return cells + k * place.config.zero_level + array.diagonal * np.eye(n)
+    # Parallel copies add; a differential pair subtracts (and so do its level-0 parts).
+    sides = place.levels_read(region).reshape(n, array.sides, k, n).sum(axis=2)
+    if array.differential:
+        return sides[:, 0] - sides[:, 1] + array.diagonal * np.eye(n)
+    return sides[:, 0] + k * place.config.zero_level + array.diagonal * np.eye(n)
+
+
+def bias_total(place: Placement, array: InvArray) -> float:
+    """The all-ones part of ``K_board`` that the engine removes (level units)."""
+    if array.differential:
+        return 0.0
+    return array.bias + array.copies * place.config.zero_level
 
 
 def small_signal_factor(place: Placement, tile: int, cells: np.ndarray) -> float:
@@ -113,15 +125,18 @@ def calibrate(place: Placement, array: InvArray, factor: float) -> None:
     array.state["v0"] = np.zeros(array.n)
     offsets = [_run(place, array, region, np.zeros(array.n)) for _ in range(runs)]
     array.state["v0"] = np.mean(offsets, axis=0)
-    array.state["z"] = np.mean([levels(place, array, np.ones(array.n)) for _ in range(runs)], 0)
-    place.stats.calibration_ops += 2 * runs
+    place.stats.calibration_ops += runs
+    if bias_total(place, array):
+        ones = [levels(place, array, np.ones(array.n)) for _ in range(runs)]
+        array.state["z"] = np.mean(ones, axis=0)
+        place.stats.calibration_ops += runs
 
 
 def solve(place: Placement, array: InvArray, b: np.ndarray) -> np.ndarray:
     """``K^-1 b`` for one right-hand side (``inv_repeats`` runs averaged)."""
-    runs = [levels(place, array, b) for _ in range(place.config.inv_repeats)]
-    m_total = array.bias + array.copies * place.config.zero_level
-    return sherman_morrison(np.mean(runs, axis=0), array.state["z"], m_total)
+    y = np.mean([levels(place, array, b) for _ in range(place.config.inv_repeats)], axis=0)
+    m_total = bias_total(place, array)
+    return sherman_morrison(y, array.state["z"], m_total) if m_total else y
 
 
 def levels(place: Placement, array: InvArray, b: np.ndarray) -> np.ndarray:
@@ -185,6 +200,7 @@ def _run(place: Placement, array: InvArray, region: Region, i_in_A: np.ndarray) 
             col0=region.col0,
             feedback_S=array.diagonal * array.state["step"],
             copies=array.copies,
+            differential=array.differential,
         )
     except InstabilityError as error:
         raise InstabilityError(

@@ -63,7 +63,7 @@ def calibrate(
     ``rows_per_mvm`` rows) or analog (all rows) MVMs, from random ternary patterns."""
     region, first, count = part
     c = place.config
-    group = min(c.rows_per_mvm, region.n_rows) if digital else region.n_rows
+    group = min(place.rows_per_drive(array), region.n_rows) if digital else region.n_rows
     v = drive_level(place, group, c.v_mvm_max_V if digital else c.v_analog_max_V)
     patterns = calibration_patterns(region.n_rows, group, rng)
     currents = np.stack([drive(place, region, p * v, c.calibration_repeats) for p in patterns])

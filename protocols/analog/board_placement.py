@@ -31,19 +31,22 @@ Array = MvmArray | InvArray
 
 
 def spread_levels(array: InvArray, low: np.ndarray) -> np.ndarray | None:
-    """Levels per cell (n, copies n) of an INV block whose ``low`` cells (same shape)
-    cannot be programmed: every entry's total spread as evenly as possible over its
-    other copies (LOW cells get 0); None when an entry needs more than they hold."""
+    """Levels per cell (n, width) of an INV block whose ``low`` cells (same shape)
+    cannot be programmed: every entry's total (per side of a differential block)
+    spread as evenly as possible over its other copies (LOW cells get 0); None when an
+    entry needs more than they hold."""
     n, k = array.n, array.copies
-    usable = ~low.reshape(n, k, n)  # (row, copy, column)
-    count = usable.sum(axis=1)
-    total = array.digits.astype(np.int64)
-    if np.any(total > (LEVELS - 1) * count):
-        return None
-    base, extra = np.divmod(total, np.maximum(count, 1))
-    rank = np.cumsum(usable, axis=1) - 1  # the copy's position among the usable ones
-    cells = np.where(usable, base[:, None, :] + (rank < extra[:, None, :]), 0)
-    return cells.reshape(n, k * n).astype(np.uint8)
+    sides = []
+    for side, total in enumerate(array.side_totals):
+        usable = ~low[:, side * k * n : (side + 1) * k * n].reshape(n, k, n)  # row, copy, col
+        count = usable.sum(axis=1)
+        if np.any(total > (LEVELS - 1) * count):
+            return None
+        base, extra = np.divmod(total, np.maximum(count, 1))
+        rank = np.cumsum(usable, axis=1) - 1  # the copy's position among the usable ones
+        cells = np.where(usable, base[:, None, :] + (rank < extra[:, None, :]), 0)
+        sides.append(cells.reshape(n, k * n))
+    return np.concatenate(sides, axis=1).astype(np.uint8)
 
 
 class Placement:
@@ -62,6 +65,7 @@ class Placement:
         self.layouts = {t: TileLayout(t, known[t].rows, known[t].cols) for t in tiles}
         self.snapshot: dict[int, np.ndarray] = {}  # tile -> read-back conductances (S)
         self.verified_at: dict[int, float] = {}
+        self.verify_s: dict[int, float] = {}  # tile -> longest write-verify (bench s)
         self._tile: int | None = None
 
     def select(self, tile: int) -> None:
@@ -76,7 +80,7 @@ class Placement:
     def allocate(self, array: Array) -> None:
         """Give ``array`` its regions: ``state["parts"]`` = [(region, first, count)]."""
         if isinstance(array, InvArray):
-            region = self._find(array.n, array.copies * array.n, True, inv=array)
+            region = self._find(array.n, array.width, True, inv=array)
             array.state["parts"] = [(region, 0, 1)]
             return
         n_stack, n_out, n_in = array.shape
@@ -139,7 +143,8 @@ class Placement:
                     layout.claim(region)
                     return region
         raise AllocationError(
-            f"no free {n_rows} x {n_cols} region of usable cells on tiles {sorted(self.layouts)}"
+            f"no room: no free {n_rows} x {n_cols} region of usable cells on tiles "
+            f"{sorted(self.layouts)}"
         )
 
     @staticmethod
@@ -188,9 +193,11 @@ class Placement:
         """Program ``levels`` (-1: leave alone) on ``tile``, then read the tile back."""
         self.select(tile)
         c = self.config
+        start = self.now()
         outside, runs = board_cells.program_levels(
             self.board, levels, c.levels_S, c.tol_levels, c.max_pulses
         )
+        self.verify_s[tile] = max(self.verify_s.get(tile, 0.0), self.now() - start)
         self.stats.write_verify_runs += runs
         self.read_back_tile(tile)
         return outside
@@ -215,6 +222,20 @@ class Placement:
         if drifted.any():
             self._write_verify(tile, np.where(drifted, levels, -1))
         self.stats.refreshes += 1
+
+    def rows_per_drive(self, array: MvmArray) -> int:
+        """Rows a bit-level MVM of ``array`` drives at once: ``config.rows_per_mvm``, or
+        (None) 2 while the longest write-verify of its tiles took at most
+        ``paired_drive_max_verify_s`` of bench time, else 1. Cells relax with log time
+        after their verify, so a long write-verify leaves its first cells well spread
+        by the read-back, and the refreshes that follow take as long again: two such
+        cells' errors in one product no longer round safely (docs/analog.md)."""
+        c = self.config
+        if c.rows_per_mvm is not None:
+            return c.rows_per_mvm
+        tiles = {region.tile for region, _, _ in array.state.get("parts", [])}
+        longest = max((self.verify_s.get(t, 0.0) for t in tiles), default=0.0)
+        return 2 if longest <= c.paired_drive_max_verify_s else 1
 
     # ------------------------------------------------------------------ what is there
     def levels_read(self, region: Region) -> np.ndarray:

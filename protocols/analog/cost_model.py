@@ -54,6 +54,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -202,6 +203,10 @@ class MeteredEngine:
         return self.engine.supports_feedback
 
     @property
+    def supports_differential(self) -> bool:
+        return getattr(self.engine, "supports_differential", False)
+
+    @property
     def max_inv_size(self) -> int | None:
         return self.engine.max_inv_size
 
@@ -219,12 +224,9 @@ class MeteredEngine:
         self._sync()
         return array
 
-    def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
-    ) -> InvArray:
-        extra = {"copies": copies} if copies != 1 else {}  # engines without copies
-        array = self.engine.program_inv(digits, diagonal=diagonal, bias=bias, **extra)
-        self.stats.meter_cells_programmed += array.digits.size * array.copies
+    def program_inv(self, digits: np.ndarray, **options: Any) -> InvArray:
+        array = self.engine.program_inv(digits, **options)
+        self.stats.meter_cells_programmed += array.n * array.width
         self._sync()
         return array
 
@@ -288,12 +290,16 @@ class MeteredEngine:
         units) of an INV block, as rramlab.sim.inv_circuit sees an ideal-wire block."""
         key = id(array)
         if key not in self._loops:
-            n = array.n
-            # Every entry is ``copies`` cells in parallel, each with level 0's conductance.
+            feedback = array.diagonal * np.eye(array.n)
+            # Every entry is ``copies`` cells in parallel per side, each with level 0's
+            # conductance; a differential pair's level-0 parts cancel in K_board.
             z0 = array.copies * self.g_low_S / self.step_S
-            k_board = array.digits + z0 + array.diagonal * np.eye(n)
-            g = self.step_S * k_board
-            lam = float(np.linalg.eigvals(g / g.sum(axis=1)[:, None]).real.min())
+            cells = sum(total + z0 for total in array.side_totals)
+            k_board = array.digits + feedback + (0.0 if array.differential else z0)
+            g = self.step_S * (cells + feedback)  # every cell the outputs drive
+            lam = float(
+                np.linalg.eigvals(k_board / (g / self.step_S).sum(axis=1)[:, None]).real.min()
+            )
             if not lam > 0:
                 raise ValueError("the INV block's loop is not stable (lambda_min <= 0)")
             self._loops[key] = (lam, g, k_board)

@@ -10,7 +10,10 @@ that into physics and back:
   each product ``digits @ x`` as a calibrated float (the caller rounds when it expects
   integers); ``mvm_analog(array, x)`` drives real-valued inputs once (low precision);
 - ``program_inv(digits, diagonal=f, bias=m)`` stores an INV block for
-  ``K = digits + f I - m J``; ``inv(array, b)`` returns an approximate ``K^-1 b``;
+  ``K = digits + f I - m J``; ``inv(array, b)`` returns an approximate ``K^-1 b``.
+  With ``differential=True`` (engines with ``supports_differential``) the digits are
+  signed (-7..7) and every entry is a pair of cells, ``G+ - G-``, the second driven by
+  the inverted outputs: no bias column is needed;
 - ``prepare()`` does the physical work of everything stored so far (the board: form,
   write-verify, calibrate); computing calls prepare on demand;
 - ``read_back(array)`` estimates what is really programmed (level units), which the
@@ -67,32 +70,57 @@ class MvmArray:
 class InvArray:
     """A stored INV block for ``K = digits + diagonal I - bias J`` (level units). With
     ``copies`` k > 1 every entry is k cells in parallel (digits 0..7k, spread over the
-    cells by :attr:`cell_digits`)."""
+    cells by :attr:`cell_digits`). A ``differential`` block has signed digits
+    (-7k..7k) held by two sets of k copies, the positive part on the first and the
+    negative part on the second (driven by the inverted outputs), and no bias."""
 
-    digits: np.ndarray  # (n, n) uint8
+    digits: np.ndarray  # (n, n) uint8, or int16 when differential
     diagonal: float = 0.0
     bias: float = 0.0
     state: dict = field(default_factory=dict, repr=False)
     copies: int = 1
+    differential: bool = False
 
     @property
     def n(self) -> int:
         return self.digits.shape[0]
 
     @property
+    def sides(self) -> int:
+        """Column sets of the block: 2 when differential, else 1."""
+        return 2 if self.differential else 1
+
+    @property
+    def width(self) -> int:
+        """Columns the block takes: ``sides * copies * n``."""
+        return self.sides * self.copies * self.n
+
+    @property
     def cell_digits(self) -> np.ndarray:
-        """The cells' levels, (n, copies n): copy ``c`` in columns ``c n .. c n + n - 1``;
-        an entry's total is spread as evenly as the levels allow."""
-        k = self.copies
-        base, extra = np.divmod(self.digits.astype(np.int64), k)
-        parts = [base + (c < extra) for c in range(k)]
-        return np.concatenate(parts, axis=1).astype(np.uint8)
+        """The cells' levels, (n, sides copies n): copy ``c`` of side ``s`` in columns
+        ``(s k + c) n .. (s k + c) n + n - 1``; an entry's total is spread as evenly as
+        the levels allow."""
+        return np.concatenate([spread_copies(t, self.copies) for t in self.side_totals], axis=1)
+
+    @property
+    def side_totals(self) -> list[np.ndarray]:
+        """Each side's levels per entry, (n, n) int64: ``[digits]``, or ``[max(d, 0),
+        max(-d, 0)]`` when differential."""
+        d = self.digits.astype(np.int64)
+        return [np.maximum(d, 0), np.maximum(-d, 0)] if self.differential else [d]
 
     @property
     def operator(self) -> np.ndarray:
         """The intended ``K`` (level units)."""
         ones = np.ones((self.n, self.n))
         return self.digits + self.diagonal * np.eye(self.n) - self.bias * ones
+
+
+def spread_copies(total: np.ndarray, copies: int) -> np.ndarray:
+    """Levels per cell, (n, copies n), of entries ``total`` (n, n) spread as evenly as
+    the levels allow over ``copies`` cells (copy ``c`` in columns ``c n ..``)."""
+    base, extra = np.divmod(np.asarray(total, dtype=np.int64), copies)
+    return np.concatenate([base + (c < extra) for c in range(copies)], axis=1).astype(np.uint8)
 
 
 @runtime_checkable
@@ -103,12 +131,19 @@ class AnalogEngine(Protocol):
     name: str
     stats: EngineStats
     supports_feedback: bool  # INV blocks can take a diagonal (feedback) term
+    supports_differential: bool  # INV blocks can hold signed digits as cell pairs
     max_inv_size: int | None  # largest INV block (None: any)
 
     def program_mvm(self, digits: np.ndarray, *, analog: bool = False) -> MvmArray: ...
 
     def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
+        self,
+        digits: np.ndarray,
+        *,
+        diagonal: float = 0.0,
+        bias: float = 0.0,
+        copies: int = 1,
+        differential: bool = False,
     ) -> InvArray: ...
 
     def prepare(self) -> None: ...
@@ -138,19 +173,35 @@ def check_digits(digits: np.ndarray, ndim: int) -> np.ndarray:
     return d.astype(np.uint8)
 
 
-def check_inv_digits(digits: np.ndarray, copies: int, max_copies: int) -> np.ndarray:
-    """Square INV digits 0..7 ``copies`` as uint8, ``copies`` in 1..``max_copies``."""
+def check_inv_digits(
+    digits: np.ndarray,
+    copies: int,
+    max_copies: int,
+    *,
+    differential: bool = False,
+    supports_differential: bool = True,
+    bias: float = 0.0,
+) -> np.ndarray:
+    """Square INV digits 0..7 ``copies`` as uint8 (-7..7 ``copies`` as int16 when
+    ``differential``), ``copies`` in 1..``max_copies``."""
     if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)):
         raise ValueError(f"copies must be an integer, got {copies!r}")
     if not 1 <= copies <= max_copies:
         raise ValueError(f"copies must be in 1..{max_copies} on this engine, got {copies}")
+    if not isinstance(differential, (bool, np.bool_)):
+        raise ValueError(f"differential must be True or False, got {differential!r}")
+    if differential and not supports_differential:
+        raise ValueError("this engine has no differential INV blocks (inverted outputs)")
+    if differential and bias:
+        raise ValueError("a differential INV block holds signed digits and takes no bias")
     d = np.asarray(digits)
     if d.ndim != 2 or d.size == 0 or d.shape[0] != d.shape[1]:
         raise ValueError(f"INV digits must be a non-empty square matrix, got shape {d.shape}")
     top = (LEVELS - 1) * copies
-    if not np.issubdtype(d.dtype, np.integer) or d.min() < 0 or d.max() > top:
-        raise ValueError(f"digits must be integers 0..{top} for {copies} cell(s) per entry")
-    return d.astype(np.uint8)
+    low = -top if differential else 0
+    if not np.issubdtype(d.dtype, np.integer) or d.min() < low or d.max() > top:
+        raise ValueError(f"digits must be integers {low}..{top} for {copies} cell(s) per entry")
+    return d.astype(np.int16 if differential else np.uint8)
 
 
 def check_input(x: np.ndarray, n: int, *, ternary: bool) -> tuple[np.ndarray, bool]:

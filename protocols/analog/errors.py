@@ -1,5 +1,6 @@
 """Errors of analog matrix computing: a refinement that will not (or did not) converge,
-partial products that could not be recovered as integers, an array too small."""
+partial products that could not be recovered as integers, an array too small, a column
+that does not respond to calibration."""
 
 from __future__ import annotations
 
@@ -33,3 +34,8 @@ class AllocationError(RramlabError):
 class MvmSaturatedError(RramlabError):
     """An MVM clipped the ADC of a programmed column although the drive was sized so
     healthy cells cannot (a cell far above its level)."""
+
+
+class CalibrationError(RramlabError):
+    """An MVM column's fitted gain is not positive: its current does not follow the
+    programmed levels (converters too coarse for the drive, or a broken column)."""

@@ -37,6 +37,7 @@ class ExactEngine:
         inv_sigma: float = 0.0,
         max_inv_size: int | None = None,
         supports_feedback: bool = True,
+        supports_differential: bool = True,
         max_inv_copies: int = 4,
     ) -> None:
         for name, value in (
@@ -52,6 +53,7 @@ class ExactEngine:
         self.inv_sigma = inv_sigma
         self.max_inv_size = max_inv_size
         self.supports_feedback = supports_feedback
+        self.supports_differential = supports_differential
         self.max_inv_copies = int(max_inv_copies)
         self.stats = EngineStats()
 
@@ -67,16 +69,33 @@ class ExactEngine:
         return MvmArray(d, analog, {"levels": self._programmed(d)})
 
     def program_inv(
-        self, digits: np.ndarray, *, diagonal: float = 0.0, bias: float = 0.0, copies: int = 1
+        self,
+        digits: np.ndarray,
+        *,
+        diagonal: float = 0.0,
+        bias: float = 0.0,
+        copies: int = 1,
+        differential: bool = False,
     ) -> InvArray:
-        d = check_inv_digits(digits, copies, self.max_inv_copies)
+        d = check_inv_digits(
+            digits,
+            copies,
+            self.max_inv_copies,
+            differential=differential,
+            supports_differential=self.supports_differential,
+            bias=bias,
+        )
         if self.max_inv_size is not None and d.shape[0] > self.max_inv_size:
             raise ValueError(f"INV blocks are at most {self.max_inv_size} x {self.max_inv_size}")
         if diagonal and not self.supports_feedback:
             raise ValueError("this engine has no INV feedback (diagonal) term")
-        array = InvArray(d, float(diagonal), float(bias), copies=int(copies))
+        array = InvArray(
+            d, float(diagonal), float(bias), copies=int(copies), differential=bool(differential)
+        )
         cells = self._programmed(array.cell_digits)  # each cell with its own error
-        array.state["levels"] = cells.reshape(array.n, array.copies, array.n).sum(axis=1)
+        n, k = array.n, array.copies
+        sides = cells.reshape(n, array.sides, k, n).sum(axis=2)  # copies add up
+        array.state["levels"] = sides[:, 0] - sides[:, 1] if array.differential else sides[:, 0]
         return array
 
     def prepare(self) -> None:

@@ -62,8 +62,9 @@ class HpInvResult:
 class HpInvSolver:
     """``A`` programmed for HP-INV: its ``matrix_bits``-bit slices for HP-MVM and its
     3-bit ``A0`` for LP-INV (BlockAMC when larger than ``tile``; ``inv_copies`` cells in
-    parallel per INV entry give ``A0`` 7 ``inv_copies`` + 1 levels; ``scaling``: see
-    :class:`~.lp_inv.TileInverse`). Solve any number of right-hand sides with
+    parallel per INV entry give ``A0`` 7 ``inv_copies`` + 1 levels; ``scaling`` and
+    ``inv_differential`` (signed INV digits on cell pairs; None: when the engine has
+    them): see :class:`~.lp_inv.TileInverse`). Solve any number of right-hand sides with
     :meth:`solve`. See the module docs for the checks."""
 
     def __init__(
@@ -79,8 +80,9 @@ class HpInvSolver:
         feedback: bool = True,
         search: bool = True,
         rounding: str = "nearest",
-        scaling: str = "none",
+        scaling: str = "balance",
         inv_copies: int = 1,
+        inv_differential: bool | None = None,
         check: bool = True,
         rho_limit: float = 1.0,
     ) -> None:
@@ -105,6 +107,7 @@ class HpInvSolver:
             rounding=rounding,
             scaling=scaling,
             copies=inv_copies,
+            differential=inv_differential,
         )
         engine.prepare()
         self.rho_estimate = self._spectral_radius()

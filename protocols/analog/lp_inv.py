@@ -36,7 +36,9 @@ class TileInverse:
     can; ``search``/``rounding``: see :func:`map_for_inv`; ``scaling="balance"``: map
     ``D A D`` with the diagonal ``D`` of :func:`balance_scaling` and apply ``D`` to the
     input and the output digitally, so ``A0^-1 = D A0_s^-1 D``; ``copies``: cells in
-    parallel per entry, digits 0..7 ``copies``, when the engine allows)."""
+    parallel per entry, digits 0..7 ``copies``, when the engine allows;
+    ``differential``: signed digits on cell pairs instead of a bias column, None: when
+    the engine has them)."""
 
     inv_ops = 1
     mvm_ops = 0
@@ -52,6 +54,7 @@ class TileInverse:
         rounding: str = "nearest",
         scaling: str = "none",
         copies: int = 1,
+        differential: bool | None = None,
     ) -> None:
         if scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
@@ -59,18 +62,22 @@ class TileInverse:
         a = np.asarray(a, dtype=float)
         self.n = int(a.shape[0])
         use_feedback = feedback and engine.supports_feedback
-        options = dict(feedback=use_feedback, search=search, rounding=rounding, copies=copies)
-        self.scale = np.ones(self.n)
-        self.mapping = map_for_inv(a, **options)
-        if scaling == "balance":
-            # The searched scaling was scored without the digit descent: keep it only
-            # if the finished mapping beats the unscaled one.
-            d = balance_scaling(a, feedback=use_feedback, rounding=rounding, copies=copies)
-            mapping = map_for_inv(a * np.outer(d, d), **options)
-            if _three_cycles(a, mapping, d) < _three_cycles(a, self.mapping, self.scale):
-                self.scale, self.mapping = d, mapping
+        use_differential = _differential(engine, differential)
+        shape = dict(feedback=use_feedback, rounding=rounding, copies=copies)
+        try:
+            self.scale, self.mapping = _map(
+                a, scaling, search, differential=use_differential, **shape
+            )
+        except np.linalg.LinAlgError:
+            if not (use_differential and differential is None):
+                raise
+            # No pair mapping keeps the loop stable: the bias column's block settles.
+            use_differential = False
+            self.scale, self.mapping = _map(a, scaling, search, differential=False, **shape)
         m = self.mapping
-        extra = {"copies": int(copies)} if copies != 1 else {}  # engines without copies
+        # Only the options in use, so engines without copies or pairs are served too.
+        extra: dict = {"copies": int(copies)} if copies != 1 else {}
+        extra |= {"differential": True} if use_differential else {}
         self.array = engine.program_inv(m.digits, diagonal=m.diagonal, bias=m.bias, **extra)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
@@ -83,6 +90,32 @@ class TileInverse:
         """``A0^-1`` as programmed (from the engine's read-back of ``K``)."""
         inverse = np.linalg.inv(self.engine.read_back(self.array))
         return self.mapping.sigma * inverse * np.outer(self.scale, self.scale)
+
+
+def _differential(engine: AnalogEngine, wanted: bool | None) -> bool:
+    """Whether to map onto cell pairs: ``wanted``, or (None) when the engine has them."""
+    available = bool(getattr(engine, "supports_differential", False))
+    if wanted is None:
+        return available
+    if wanted and not available:
+        raise ValueError(f"the {engine.name} engine has no differential INV blocks")
+    return bool(wanted)
+
+
+def _map(a: np.ndarray, scaling: str, search: bool, **shape: object) -> tuple:
+    """``(d, mapping)``: the INV mapping of ``a``, or with ``scaling="balance"`` of
+    ``D A D`` when that inverts better (``d``: the diagonal of ``D``)."""
+    unscaled = (np.ones(a.shape[0]), map_for_inv(a, search=search, **shape))
+    if scaling != "balance":
+        return unscaled
+    # The searched scaling was scored without the digit descent: keep it only if the
+    # finished mapping beats the unscaled one.
+    d = balance_scaling(a, **shape)
+    try:
+        scaled = (d, map_for_inv(a * np.outer(d, d), search=search, **shape))
+    except np.linalg.LinAlgError:
+        return unscaled
+    return min(unscaled, scaled, key=lambda pair: _three_cycles(a, pair[1], pair[0]))
 
 
 def _three_cycles(a: np.ndarray, mapping, d: np.ndarray) -> float:
@@ -105,10 +138,12 @@ def low_precision_inverse(
     rounding: str = "nearest",
     scaling: str = "none",
     copies: int = 1,
+    differential: bool | None = None,
 ) -> LowPrecisionInverse:
     """One INV block when ``A`` (n x n) fits ``tile`` (default: the engine's largest INV
     block), else BlockAMC with ``schur`` ("m4" or "exact") down to ``tile``
-    (``scaling`` applies to a single block only; ``copies`` to every INV block)."""
+    (``scaling`` applies to a single block only; ``copies`` and ``differential`` to
+    every INV block)."""
     from rramlab.protocols.analog.block_amc import BlockInverse
 
     a = np.asarray(a, dtype=float)
@@ -117,7 +152,13 @@ def low_precision_inverse(
     limit = tile if tile is not None else engine.max_inv_size
     if limit is not None and engine.max_inv_size is not None and limit > engine.max_inv_size:
         raise ValueError(f"tile {limit} is larger than the engine's INV blocks")
-    options = dict(feedback=feedback, search=search, rounding=rounding, copies=copies)
+    options = dict(
+        feedback=feedback,
+        search=search,
+        rounding=rounding,
+        copies=copies,
+        differential=differential,
+    )
     if limit is None or a.shape[0] <= limit:
         return TileInverse(engine, a, scaling=scaling, **options)
     return BlockInverse(engine, a, tile=limit, schur=schur, **options)

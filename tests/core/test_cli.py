@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 import rramlab
+from rramlab.analog_bench import tile_size
 from rramlab.cli import main
 from rramlab.run_log import list_runs, load_run
 
@@ -74,12 +75,15 @@ def test_demo_forms_programs_keeps_and_computes_on_the_simulated_bench(tmp_path)
     assert figures["wall time (s)"] < 20
 
     # Last, HP-INV on a second simulated bench: 4 x 4, condition number 8, ten cycles,
-    # about 3 bits per cycle to 24+ bits, as the PKU chip ([PKU25]: 24 bits after 9).
+    # to 24+ bits as the PKU chip ([PKU25]: 24 bits after 9, about 3 bits per cycle;
+    # here 4-5 with the balanced scaling and differential pairs, docs/analog.md), and
+    # short of double precision's ~52 bits (the cells' 1-2 % error bounds each cycle).
     analog = figures["analog"]
     assert len(analog["precision_bits"]) == len(analog["relative_error"]) == 10
     assert analog["precision_bits"][-1] >= 24 and analog["relative_error"][-1] < 2.0**-24
-    assert 2.0 <= analog["bits_per_cycle"] <= 4.5
-    assert analog["bench"] == (8, 48) and analog["ops"]["inv_runs"] >= 10
+    assert 2.0 <= analog["bits_per_cycle"] <= 6.0
+    assert analog["precision_bits"][0] < 8  # one analog step: a low-precision answer
+    assert analog["bench"] == tile_size(4) and analog["ops"]["inv_runs"] >= 10
 
 
 def test_demo_command_prints_its_tables_and_writes_its_runs(tmp_path):
@@ -94,7 +98,7 @@ def test_demo_command_prints_its_tables_and_writes_its_runs(tmp_path):
     tail = result.output[analog:]
     for text in ("published [PKU25]", "~2.4 (one LP-INV, kappa 7.7)", "Nature Electronics"):
         assert text in tail, text
-    assert re.search(r"^\W*10\W+[23]\d\.\d\W", tail, flags=re.M)  # cycle 10: 20-39 bits
+    assert re.search(r"^\W*10\W+[2-5]\d\.\d\W", tail, flags=re.M)  # cycle 10: 20-59 bits
     table = list_runs(out)
     assert len(table) == 6 and set(table["status"]) == {"completed"}
     assert f"rramlab plot {out}" in result.output

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from rramlab.analog_bench import tile_size
 from rramlab.cli import main
 from rramlab.protocols.analog.problems import random_problem
 
@@ -39,7 +40,8 @@ def board_4x4() -> dict:
 
 def test_board_solve_reaches_20_bits_within_10_cycles_with_precision_rising(board_4x4):
     out = board_4x4
-    assert out["engine"] == "board" and out["bench"] == {"rows": 8, "cols": 48, "seed": 0}
+    rows, cols = tile_size(4)
+    assert out["engine"] == "board" and out["bench"] == {"rows": rows, "cols": cols, "seed": 0}
     assert (out["n"], out["tile"], out["stages"]) == (4, 4, 0)
     assert out["cycles"] == 10
     for key in ("precision_bits", "relative_error", "residual", "lp_inv_ops", "mvm_vectors"):
@@ -175,12 +177,12 @@ def test_wrong_option_combinations_are_usage_errors(args, message):
 
 
 def test_a_matrix_hp_inv_cannot_converge_on_is_refused_before_programming():
-    result = solve("--random", "4", "--kappa", "1000")
+    result = solve("--random", "4", "--kappa", "1e5")
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1  # one line
     assert "HP-INV will not converge" in result.stderr and "before programming" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
-    result = solve("--random", "4", "--kappa", "1000", "--json")
+    result = solve("--random", "4", "--kappa", "1e5", "--json")
     assert result.exit_code == 1
     out = json.loads(result.stdout)
     assert "will not converge" in out["error"] and "cycles" not in out
@@ -205,7 +207,8 @@ def test_a_station_board_without_room_is_a_one_line_failure(tmp_path):
     )
     result = solve("--random", "4", "--station", station)
     assert result.exit_code == 1
-    assert "no room" in result.stderr and "needs a tile of about 8 x 48" in result.stderr
+    rows, cols = tile_size(4)
+    assert "no room" in result.stderr and f"needs a tile of about {rows} x {cols}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -213,7 +216,10 @@ def test_a_station_board_without_room_is_a_one_line_failure(tmp_path):
 def test_solve_on_a_station_files_board(tmp_path):
     text = SIMULATED.read_text()
     station = write(
-        tmp_path / "bench.yaml", text.replace("rows: 16", "rows: 8").replace("cols: 16", "cols: 48")
+        tmp_path / "bench.yaml",
+        text.replace("rows: 16", f"rows: {tile_size(4)[0]}").replace(
+            "cols: 16", f"cols: {tile_size(4)[1]}"
+        ),
     )
     out = solve_json("--random", "4", "--seed", "1", "--station", station, "--tol-bits", "20")
     assert out["bench"] == {"station": station}

@@ -181,3 +181,40 @@ def test_small_signal_factor_is_resolved_by_a_10_bit_adc():
     coarse, fine = factor(10), factor(14)
     assert coarse == pytest.approx(truth, abs=0.005)
     assert coarse == pytest.approx(fine, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rows"),
+    [
+        ({}, 2),  # this tile took ~0.03 s of bench time to write-verify
+        ({"paired_drive_max_verify_s": 0.0}, 1),  # as if it had taken long (64 x 64)
+        ({"rows_per_mvm": 3}, 3),  # a fixed setting wins
+    ],
+)
+def test_the_engine_chooses_rows_per_drive_from_how_long_its_tile_took_to_verify(
+    board_engine, overrides, rows
+):
+    engine, _ = board_engine(seed=24, rows=4, cols=12, **overrides)
+    digits = np.random.default_rng(2).integers(0, 8, size=(2, 4, 4))
+    mvm = engine.program_mvm(digits)
+    assert engine.rows_per_mvm(mvm) == rows
+    assert 0 < engine.place.verify_s[0] < engine.config.paired_drive_max_verify_s + 1
+    # its columns were calibrated for that many rows: every product is the integer
+    x = np.array([1.0, -1.0, 1.0, 1.0])
+    np.testing.assert_allclose(engine.mvm_digits(mvm, x), digits @ x, atol=0.3)
+
+
+def test_a_column_that_does_not_follow_its_levels_fails_calibration_by_name():
+    from rramlab.protocols.analog.board_calibration import fit_columns
+    from rramlab.protocols.analog.errors import CalibrationError
+
+    rng = np.random.default_rng(3)
+    patterns = rng.integers(-1, 2, size=(12, 4)).astype(float)
+    digits = rng.integers(0, 8, size=(4, 3))
+    digits[:, 1] = [0, 7, 3, 5]
+    currents = patterns @ digits * 1e-6
+    fit = fit_columns(patterns, currents, digits, 0.4)
+    np.testing.assert_allclose(fit.gain, 1e-6)
+    currents[:, 1] = 0.0  # a column whose ADC reads nothing (6-bit ADC, cut line)
+    with pytest.raises(CalibrationError, match=r"region columns \[1\]"):
+        fit_columns(patterns, currents, digits, 0.4)

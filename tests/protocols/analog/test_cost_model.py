@@ -142,17 +142,21 @@ def test_programming_estimate_is_apart_and_proportional():
         estimate_programming(-1)
 
 
-def test_parallel_inv_cells_are_counted():
+@pytest.mark.parametrize("differential", [False, True])
+def test_parallel_inv_cells_are_counted(differential):
     """``copies`` k: k cells per INV entry (programmed, and conducting level 0's
-    conductance each); the INV still has one DAC, op-amp and ADC per row."""
+    conductance each), on each side of a differential pair; the INV still has one DAC,
+    op-amp and ADC per row."""
     a, b = random_problem(4, 8.0, seed=0)
     counts = {}
     for k in (1, 4):
         engine = MeteredEngine(ExactEngine())
-        result = HpInvSolver(engine, a, matrix_bits=24, inv_copies=k).solve(b, max_cycles=2)
+        solver = HpInvSolver(engine, a, inv_copies=k, inv_differential=differential)
+        result = solver.solve(b, max_cycles=2)
         counts[k] = (engine.stats.meter_cells_programmed, result.ops)
     (cells1, ops1), (cells4, ops4) = counts[1], counts[4]
-    assert cells4 - cells1 == 3 * 16  # three more cells per entry of the 4 x 4 block
+    sides = 2 if differential else 1
+    assert cells4 - cells1 == sides * 3 * 16  # three more cells per entry and side
     assert ops4["meter_inv_rows"] == ops1["meter_inv_rows"] == 2 * 4
     assert ops4["meter_inv_G_S"] > ops1["meter_inv_G_S"]
 

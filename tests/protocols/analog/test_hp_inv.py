@@ -1,5 +1,7 @@
-"""HP-INV: LP-INV + HP-MVM iterative refinement to 24-bit precision, ~3 bits per cycle,
-and a clear error instead of an answer when it cannot converge."""
+"""HP-INV: LP-INV + HP-MVM iterative refinement to 24-bit precision within 10 cycles
+(the PKU chip: about 3 bits per cycle; here 4-5 with the balanced scaling and
+differential INV pairs), and a clear error instead of an answer when it cannot
+converge."""
 
 from __future__ import annotations
 
@@ -20,13 +22,13 @@ def growth(precision: list[float]) -> float:
     return float(np.polyfit(cycles, precision[1:], 1)[0])
 
 
-def test_exact_engine_reaches_24_bits_within_10_cycles_at_about_3_bits_per_cycle():
+def test_exact_engine_reaches_24_bits_within_10_cycles_at_3_to_6_bits_per_cycle():
     a, b = random_problem(4, 8.0, seed=0)
-    result = hp_inv(ExactEngine(), a, b, max_cycles=10)
+    result = hp_inv(ExactEngine(), a, b, max_cycles=8)  # short of float64's ~52 bits
     assert result.precision_bits[-1] >= TARGET_BITS
-    assert 2.0 <= growth(result.precision_bits) <= 5.0
+    assert 3.0 <= growth(result.precision_bits) <= 6.0
     assert result.rho_estimate < 0.3
-    assert list(result.cycles["lp_inv_ops"]) == [1] * 10
+    assert list(result.cycles["lp_inv_ops"]) == [1] * 8
 
 
 def test_refinement_stops_at_the_residual_tolerance():
@@ -37,12 +39,13 @@ def test_refinement_stops_at_the_residual_tolerance():
     assert result.cycles["residual_bits"].iloc[-2] < 30
 
 
-def test_board_reaches_24_bits_within_10_cycles_at_about_3_bits_per_cycle(board_4x4):
+def test_board_reaches_24_bits_within_10_cycles_at_3_to_6_bits_per_cycle(board_4x4):
     solver = board_4x4["solver"]
     result = solver.solve(board_4x4["b"], max_cycles=10)
     bits = result.precision_bits
     assert bits[-1] >= TARGET_BITS, result.cycles
-    assert 2.0 <= growth(bits) <= 4.5, result.cycles
+    assert bits[0] < 8  # one analog step is a low-precision answer
+    assert 3.0 <= growth(bits) <= 6.0, result.cycles
     assert np.all(np.diff(bits) > 0)
     # the exact residual really is b - A x (HP-MVM products were exact)
     a, b = board_4x4["a"], board_4x4["b"]
@@ -50,21 +53,23 @@ def test_board_reaches_24_bits_within_10_cycles_at_about_3_bits_per_cycle(board_
     assert residual == pytest.approx(result.cycles["residual"].iloc[-1], rel=1e-3, abs=1e-14)
 
 
-# Condition number 50 and the plain (untuned) 3-bit mapping: A0 is a poor approximation
-# of A, rho(I - A A0^-1) ~ 2.7, though the INV loop itself is stable.
+# Condition number 50 and the paper's plain 3-bit mapping (nearest levels, bias column,
+# no scaling): A0 is a poor approximation of A, rho(I - A A0^-1) ~ 2.7, though the INV
+# loop itself is stable.
 HARD = random_problem(4, 50.0, seed=4)[0]
+PLAIN = dict(search=False, scaling="none", inv_differential=False)
 
 
 def test_a_matrix_whose_3_bit_version_cannot_converge_is_refused_before_any_cycle():
     with pytest.raises(NotConvergentError, match="rho") as caught:
-        HpInvSolver(ExactEngine(), HARD, search=False)
+        HpInvSolver(ExactEngine(), HARD, **PLAIN)
     assert caught.value.rho > 1.5
 
 
 def test_the_board_check_uses_what_is_actually_programmed(board_engine):
     engine, _ = board_engine(seed=12, rows=8, cols=48)
     with pytest.raises(NotConvergentError, match="rho") as caught:
-        HpInvSolver(engine, HARD, search=False)
+        HpInvSolver(engine, HARD, **PLAIN)
     assert caught.value.rho > 1.5
 
 

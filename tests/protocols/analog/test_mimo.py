@@ -69,7 +69,8 @@ def test_exact_engine_ber_reaches_zero_forcing_and_falls_with_snr():
     assert np.all(np.diff(last.ber_reference.to_numpy()) <= 0)
     assert last.ber_reference.iloc[-1] < 1e-3 < last.ber_reference.iloc[0]
     first = sweep[sweep.cycle == 1]
-    assert np.all(first.bit_errors >= first.reference_errors - 5)  # one LP step is not ZF
+    # one LP-INV step is not zero forcing: its decisions differ
+    assert (first.bit_errors - first.reference_errors).abs().sum() > 0
 
 
 @pytest.mark.slow
