@@ -44,7 +44,7 @@ from rramlab.protocols.analog.engine import (
     MvmArray,
     check_digits,
     check_input,
-    check_inv_digits,
+    new_inv_array,
 )
 from rramlab.protocols.analog.errors import AllocationError
 
@@ -100,18 +100,12 @@ class BoardEngine:
         copies: int = 1,
         differential: bool = False,
     ) -> InvArray:
-        d = check_inv_digits(
-            digits,
-            copies,
-            self.max_inv_copies,
-            differential=differential,
-            supports_differential=self.supports_differential,
-            bias=bias,
-        )
-        if d.shape[0] > self.max_inv_size:
+        options = dict(copies=copies, differential=differential)
+        array = new_inv_array(self, digits, diagonal=diagonal, bias=bias, **options)
+        if array.n > self.max_inv_size:
             raise ValueError(
                 f"INV blocks must be square and at most {self.max_inv_size} x "
-                f"{self.max_inv_size} on this board, got {d.shape}"
+                f"{self.max_inv_size} on this board, got {array.digits.shape}"
             )
         feedback, limit = diagonal * self.config.step_S, self.board.capabilities.inv_feedback_max_S
         if not 0 <= feedback <= limit:
@@ -119,9 +113,6 @@ class BoardEngine:
                 f"a diagonal of {diagonal:g} levels needs {feedback:.3g} S of INV feedback; "
                 f"the board allows 0..{limit:g} S"
             )
-        array = InvArray(
-            d, float(diagonal), float(bias), copies=int(copies), differential=bool(differential)
-        )
         self._pending.append(array)
         return array
 

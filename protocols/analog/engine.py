@@ -133,6 +133,7 @@ class AnalogEngine(Protocol):
     supports_feedback: bool  # INV blocks can take a diagonal (feedback) term
     supports_differential: bool  # INV blocks can hold signed digits as cell pairs
     max_inv_size: int | None  # largest INV block (None: any)
+    max_inv_copies: int  # most cells in parallel per INV entry
 
     def program_mvm(self, digits: np.ndarray, *, analog: bool = False) -> MvmArray: ...
 
@@ -202,6 +203,30 @@ def check_inv_digits(
     if not np.issubdtype(d.dtype, np.integer) or d.min() < low or d.max() > top:
         raise ValueError(f"digits must be integers {low}..{top} for {copies} cell(s) per entry")
     return d.astype(np.int16 if differential else np.uint8)
+
+
+def new_inv_array(
+    engine: AnalogEngine,
+    digits: np.ndarray,
+    *,
+    diagonal: float,
+    bias: float,
+    copies: int,
+    differential: bool,
+) -> InvArray:
+    """A checked :class:`InvArray` for ``engine`` (its ``max_inv_copies`` and
+    ``supports_differential``); the engine adds its own limits."""
+    d = check_inv_digits(
+        digits,
+        copies,
+        engine.max_inv_copies,
+        differential=differential,
+        supports_differential=engine.supports_differential,
+        bias=bias,
+    )
+    return InvArray(
+        d, float(diagonal), float(bias), copies=int(copies), differential=bool(differential)
+    )
 
 
 def check_input(x: np.ndarray, n: int, *, ternary: bool) -> tuple[np.ndarray, bool]:

@@ -18,7 +18,7 @@ from rramlab.protocols.analog.engine import (
     MvmArray,
     check_digits,
     check_input,
-    check_inv_digits,
+    new_inv_array,
 )
 
 
@@ -77,21 +77,12 @@ class ExactEngine:
         copies: int = 1,
         differential: bool = False,
     ) -> InvArray:
-        d = check_inv_digits(
-            digits,
-            copies,
-            self.max_inv_copies,
-            differential=differential,
-            supports_differential=self.supports_differential,
-            bias=bias,
-        )
-        if self.max_inv_size is not None and d.shape[0] > self.max_inv_size:
+        options = dict(copies=copies, differential=differential)
+        array = new_inv_array(self, digits, diagonal=diagonal, bias=bias, **options)
+        if self.max_inv_size is not None and array.n > self.max_inv_size:
             raise ValueError(f"INV blocks are at most {self.max_inv_size} x {self.max_inv_size}")
         if diagonal and not self.supports_feedback:
             raise ValueError("this engine has no INV feedback (diagonal) term")
-        array = InvArray(
-            d, float(diagonal), float(bias), copies=int(copies), differential=bool(differential)
-        )
         cells = self._programmed(array.cell_digits)  # each cell with its own error
         n, k = array.n, array.copies
         sides = cells.reshape(n, array.sides, k, n).sum(axis=2)  # copies add up

@@ -29,6 +29,12 @@ def rig():
     )
     bench.array.pulse(3.5, 1e-3, compliance_A=50e-6)
     bench.array.pulse(-2.0, 1e-3)
+    yield from served(bench)
+
+
+def served(bench: SimulatedBench):
+    """``(bench, driver)`` on the bench's board, registered for the rramsim:// URL
+    until the generator is closed."""
     name = f"board-driver-{next(_names)}"
     register_bench(name, bench)
     board = ArrayBoard(f"rramsim://bench={name}", limits=LIMITS)
@@ -146,12 +152,7 @@ def board_1_0(monkeypatch):
     bench = SimulatedBench(
         seed=4, smu_models=(), rows=8, cols=8, params=CrossbarParams.ideal(), board_spec=Spec10()
     )
-    name = f"board-driver-{next(_names)}"
-    register_bench(name, bench)
-    board = ArrayBoard(f"rramsim://bench={name}", limits=LIMITS)
-    yield bench, board
-    board.close()
-    unregister_bench(name)
+    yield from served(bench)
 
 
 def test_a_1_0_board_is_accepted_and_never_sent_diff(board_1_0):
