@@ -32,11 +32,10 @@ which the mapping does not know exactly), so a differential mapping must keep th
 symmetric part of ``K`` positive definite, with ``STABILITY_MARGIN`` levels to spare
 for the cells' programming error: that makes ``D^-1 K`` positive stable for every
 positive ``D``. (A bias-column block inverts ``K + m J``, which the large all-ones
-term keeps stable.) With a bias column
-it inverts ``K + m J`` and Sherman-Morrison removes ``m J`` by dividing by
-``1 - m 1^T (K + m J)^-1 1``, which is about 0.1 for the matrices of condition number 8
-tested here: every analog error of the run is magnified about ten times. The signed
-range also halves the level step for matrices with entries of both signs.
+term keeps stable, and Sherman-Morrison removes ``m J`` afterwards.) The signed range
+makes the level step finer for matrices with entries of both signs (``max |a|``, not
+``max a - min a``, spans the 7 steps); on the board the pairs gain ~5 bits after ten
+HP-INV cycles over the bias column with the balanced scaling (docs/analog.md).
 """
 
 from __future__ import annotations
