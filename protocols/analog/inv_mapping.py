@@ -109,7 +109,8 @@ def map_for_inv(
 
 _UNSTABLE = (
     "no 3-bit differential mapping of the block keeps its symmetric part positive "
-    f"definite by {STABILITY_MARGIN} levels (the INV loop could not settle)"
+    f"definite by {STABILITY_MARGIN} levels (the INV loop could not settle); map it "
+    "with the bias column instead (differential=False)"
 )
 
 
