@@ -36,15 +36,19 @@ class ServedBench:
 
     def scpi(self, *lines: str) -> list[str]:
         """Send SCPI lines to the SMU on a connection of its own; the replies of the
-        queries among them."""
+        queries among them. Ends with ``*OPC?``, so every line has been carried out
+        before the connection closes (the server reads each connection in a thread of
+        its own: a command still unread on a closed connection could otherwise be
+        carried out after the next connection's query)."""
         replies = []
         with socket.create_connection((self.smu_host, self.smu_port), timeout=5) as sock:
             stream = sock.makefile("rw", newline="\n")
-            for line in lines:
+            for line in (*lines, "*OPC?"):
                 stream.write(line + "\n")
                 stream.flush()
                 if line.endswith("?"):
                     replies.append(stream.readline().strip())
+        assert replies.pop() == "1", "the SMU did not complete the commands"
         return replies
 
     def smu_output_on(self) -> bool:
