@@ -11,20 +11,21 @@ from click.testing import CliRunner
 from rramlab.cli import main
 
 
-def ask(port: int, line: bytes, timeout_s: float = 2.0) -> bytes:
-    """One line to a raw socket and the reply line (b"" if none within the timeout)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as conn:
-        conn.sendall(line)
-        reply = b""
-        try:
-            while not reply.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
-        except TimeoutError:
-            pass
-        return reply
+def ask(conn: socket.socket, line: bytes, timeout_s: float = 2.0) -> bytes:
+    """One line on ``conn`` and the reply line (b"" if none within the timeout). Both
+    questions of a test go on one connection, so the server meets them in order."""
+    conn.settimeout(timeout_s)
+    conn.sendall(line)
+    reply = b""
+    try:
+        while not reply.endswith(b"\n"):
+            chunk = conn.recv(1)
+            if not chunk:
+                break
+            reply += chunk
+    except TimeoutError:
+        pass
+    return reply
 
 
 def test_served_smu_and_board_meet_their_faults(sim_serve, tmp_path):
@@ -38,10 +39,12 @@ def test_served_smu_and_board_meet_their_faults(sim_serve, tmp_path):
     assert "fault: board: error=1,limit=1" in out
     smu_port = int(re.search(r"::(\d+)::SOCKET", out).group(1))
     board_port = int(re.search(r"socket://127\.0\.0\.1:(\d+)", out).group(1))
-    assert ask(smu_port, b"*IDN?\n", timeout_s=0.3) == b""  # the first reply is lost
-    assert ask(smu_port, b"*IDN?\n") == b"FAKE,2450\n"
-    assert ask(board_port, b"*IDN?\n") == b"ERR 400 hardware fault (injected)\n"
-    assert ask(board_port, b"*IDN?\n").startswith(b"RRAMLAB,")
+    with socket.create_connection(("127.0.0.1", smu_port)) as smu:
+        assert ask(smu, b"*IDN?\n", timeout_s=0.3) == b""  # the first reply is lost
+        assert ask(smu, b"*IDN?\n") == b"FAKE,2450\n"
+    with socket.create_connection(("127.0.0.1", board_port)) as board:
+        assert ask(board, b"*IDN?\n") == b"ERR 400 hardware fault (injected)\n"
+        assert ask(board, b"*IDN?\n").startswith(b"RRAMLAB,")
     serve.stop(signal.SIGTERM)
     assert serve.proc.returncode == 0
 
