@@ -79,7 +79,7 @@ class BoardEngine:
         self.max_inv_size = max(min(known[t].rows, known[t].cols) for t in ids)
         self.supports_feedback = board.capabilities.inv_feedback_max_S > 0
         self.max_inv_copies = board.capabilities.inv_copies_max
-        self.supports_differential = bool(getattr(board.capabilities, "inv_differential", False))
+        self.supports_differential = board.capabilities.inv_differential
         self.rng = np.random.default_rng(self.config.seed)
         self._pending: list[Array] = []
         self._arrays: list[Array] = []

@@ -43,12 +43,10 @@ U_MIN_V0 = 0.05  # smallest sinh voltage scale V0 (V) the small-signal fit consi
 def board_operator(place: Placement, array: InvArray) -> np.ndarray:
     """``K_board`` as read back (level units)."""
     region = array.state["parts"][0][0]
-    n, k = array.n, array.copies
-    # Parallel copies add; a differential pair subtracts (and so do its level-0 parts).
-    sides = place.levels_read(region).reshape(n, array.sides, k, n).sum(axis=2)
-    if array.differential:
-        return sides[:, 0] - sides[:, 1] + array.diagonal * np.eye(n)
-    return sides[:, 0] + k * place.config.zero_level + array.diagonal * np.eye(n)
+    # A differential pair's level-0 parts cancel; a bias-column block keeps them.
+    zero = 0.0 if array.differential else array.copies * place.config.zero_level
+    entries = array.entry_levels(place.levels_read(region))
+    return entries + zero + array.diagonal * np.eye(array.n)
 
 
 def bias_total(place: Placement, array: InvArray) -> float:

@@ -294,12 +294,10 @@ class MeteredEngine:
             # Every entry is ``copies`` cells in parallel per side, each with level 0's
             # conductance; a differential pair's level-0 parts cancel in K_board.
             z0 = array.copies * self.g_low_S / self.step_S
-            cells = sum(total + z0 for total in array.side_totals)
+            cells = sum(total + z0 for total in array.side_totals) + feedback
             k_board = array.digits + feedback + (0.0 if array.differential else z0)
-            g = self.step_S * (cells + feedback)  # every cell the outputs drive
-            lam = float(
-                np.linalg.eigvals(k_board / (g / self.step_S).sum(axis=1)[:, None]).real.min()
-            )
+            g = self.step_S * cells  # every cell the outputs drive, and the feedback
+            lam = float(np.linalg.eigvals(k_board / cells.sum(axis=1)[:, None]).real.min())
             if not lam > 0:
                 raise ValueError("the INV block's loop is not stable (lambda_min <= 0)")
             self._loops[key] = (lam, g, k_board)

@@ -102,6 +102,13 @@ class InvArray:
         the levels allow."""
         return np.concatenate([spread_copies(t, self.copies) for t in self.side_totals], axis=1)
 
+    def entry_levels(self, cells: np.ndarray) -> np.ndarray:
+        """Per-entry levels (n, n) of ``cells`` laid out as :attr:`cell_digits`: the
+        parallel copies add up, and a differential block's negative side subtracts."""
+        n, k = self.n, self.copies
+        sides = np.asarray(cells, dtype=float).reshape(n, self.sides, k, n).sum(axis=2)
+        return sides[:, 0] - sides[:, 1] if self.differential else sides[:, 0]
+
     @property
     def side_totals(self) -> list[np.ndarray]:
         """Each side's levels per entry, (n, n) int64: ``[digits]``, or ``[max(d, 0),

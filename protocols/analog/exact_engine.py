@@ -84,9 +84,7 @@ class ExactEngine:
         if diagonal and not self.supports_feedback:
             raise ValueError("this engine has no INV feedback (diagonal) term")
         cells = self._programmed(array.cell_digits)  # each cell with its own error
-        n, k = array.n, array.copies
-        sides = cells.reshape(n, array.sides, k, n).sum(axis=2)  # copies add up
-        array.state["levels"] = sides[:, 0] - sides[:, 1] if array.differential else sides[:, 0]
+        array.state["levels"] = array.entry_levels(cells)
         return array
 
     def prepare(self) -> None:
